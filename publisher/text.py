@@ -111,7 +111,8 @@ def extract_images(markdown: str) -> list[tuple[str, str]]:
     images: list[tuple[str, str]] = []
     for token in _walk_inline_tokens(_markdown().parse(_normalise_newlines(markdown))):
         if token.type == "image":
-            images.append((str(token.attrGet("src") or ""), token.content))
+            # token.content is the alt's Markdown source; its children are the parsed text.
+            images.append((str(token.attrGet("src") or ""), _render_inline(token)))
     return images
 
 
@@ -136,9 +137,14 @@ def _render_blocks(nodes: Sequence[SyntaxTreeNode]) -> list[str]:
             inner = "\n\n".join(_render_blocks(node.children))
             blocks.append("\n".join(f"> {line}" if line else ">" for line in inner.split("\n")))
         elif kind in ("fence", "code_block", "html_block"):
-            content = node.content.rstrip("\n")
-            if content.strip():
-                blocks.append(content)
+            # Verbatim, but blank lines at its edges would widen the paragraph gap.
+            lines = node.content.split("\n")
+            while lines and not lines[0].strip():
+                del lines[0]
+            while lines and not lines[-1].strip():
+                del lines[-1]
+            if lines:
+                blocks.append("\n".join(lines))
         # "hr" (thread separator) and anything unknown carry no text of their own.
     return blocks
 
@@ -328,8 +334,7 @@ def _protected_spans(text: str) -> list[tuple[int, int]]:
     from twitter_text import extract_urls_with_indices
 
     spans = [
-        (int(url["indices"][0]), int(url["indices"][1]))
-        for url in extract_urls_with_indices(text)
+        (int(url["indices"][0]), int(url["indices"][1])) for url in extract_urls_with_indices(text)
     ]
     spans.extend(match.span() for match in _TAG_OR_MENTION.finditer(text))
     return spans
@@ -497,4 +502,3 @@ def _mastodon_countable_text(text: str, url_weight: int) -> str:
         position = end
     pieces.append(text[position:])
     return "".join(pieces)
-
