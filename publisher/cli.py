@@ -1,0 +1,150 @@
+"""Command line: parses arguments, wires the pieces, prints, and maps errors to exit codes.
+No logic of its own. Every line printed passes through the secret scrubber.
+
+Exit codes: 0 all good, 1 something failed (the summary says what), 2 usage or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+from publisher import __version__
+from publisher.config import CREDENTIAL_FIELDS, CredentialStore, Settings, load_settings
+from publisher.errors import ConfigError, PublisherError
+
+
+class Scrubber:
+    """Replaces every known credential value in output with ********."""
+
+    def __init__(self, values: Sequence[str]) -> None:
+        self._values = sorted({v.strip() for v in values if len(v.strip()) >= 4}, key=len,
+                              reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for value in self._values:
+            if value in text:
+                text = text.replace(value, "********")
+        return text
+
+
+def _secret_values(environ: Mapping[str, str], settings: Settings | None,
+                   credentials: str | None) -> list[str]:
+    names = {n for fields in CREDENTIAL_FIELDS.values() for n in fields.values()}
+    if settings is not None:
+        for account in settings.accounts.values():
+            names.update(v for k, v in account.env.items() if k != "base_url")
+    values = [environ[n] for n in names if environ.get(n)]
+    try:
+        values += CredentialStore.load(environ, credentials).all_secret_values()
+    except PublisherError:
+        pass
+    return values
+
+
+def _now(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(timezone.utc)
+    text = value.strip().replace("z", "Z")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"--now {value!r} is not an ISO 8601 time such as "
+                          "2026-12-05T09:00:00Z") from None
+    if parsed.tzinfo is None:
+        raise ConfigError(f"--now {value!r} needs a zone: add Z or an offset such as +01:00")
+    return parsed.astimezone(timezone.utc)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="publisher",
+        description="Publish scheduled Markdown posts from a git repository to Mastodon and "
+                    "X, exactly once.")
+    parser.add_argument("--version", action="version", version=f"publisher {__version__}")
+    parser.add_argument("-C", "--repo", default=".", metavar="DIR",
+                        help="the repository holding publisher.toml and the posts (default .)")
+    parser.add_argument("--posts-dir", metavar="DIR",
+                        help="override posts_dir from publisher.toml")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    pub = sub.add_parser("publish", help="publish every due post that is not yet published")
+    pub.add_argument("--dry-run", action="store_true",
+                     help="send nothing, write nothing; print exactly what would be sent")
+    pub.add_argument("--now", metavar="ISO8601", help="evaluate what is due at this instant")
+    pub.add_argument("--no-push", action="store_true", help="commit the log but do not push")
+    pub.add_argument("--catch-up", action="store_true",
+                     help="also publish posts due longer ago than stale_after")
+    pub.add_argument("--credentials", metavar="FILE",
+                     help="credentials file (default $PUBLISHER_CREDENTIALS or "
+                          "~/.config/publisher/credentials)")
+
+    chk = sub.add_parser("check", help="validate posts with no network and no credentials")
+    chk.add_argument("paths", nargs="*", metavar="PATH", help="only these files")
+    chk.add_argument("--format", choices=("text", "github"), default="text")
+    chk.add_argument("--now", metavar="ISO8601", help="the instant to check against")
+
+    pln = sub.add_parser("plan", help="list posts in date order with their state")
+    pln.add_argument("--format", choices=("text", "markdown", "json", "ics"), default="text")
+    pln.add_argument("--now", metavar="ISO8601", help="the instant to plan at")
+    pln.add_argument("--changed", nargs="*", default=None, metavar="PATH",
+                     help="show these posts first (the ones a pull request adds or changes)")
+    pln.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+
+    res = sub.add_parser("resolve", help="decide an uncertain post: published or retry")
+    res.add_argument("post", metavar="POST", help="the post file")
+    res.add_argument("--platform", required=True, help="the platform or account")
+    res.add_argument("--as", dest="decision", choices=("published", "retry"), required=True)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None,
+         out: Callable[[str], None] | None = None) -> int:
+    env = dict(os.environ if environ is None else environ)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    write = out or (lambda line: print(line, flush=True))
+    scrub = Scrubber(_secret_values(env, None, getattr(args, "credentials", None)))
+
+    def emit(line: str) -> None:
+        write(scrub(line))
+
+    try:
+        root = Path(args.repo).resolve()
+        settings = load_settings(root)
+        if args.posts_dir:
+            settings = _with(settings, posts_dir=args.posts_dir)
+        scrub = Scrubber(_secret_values(env, settings, getattr(args, "credentials", None)))
+        from publisher import commands
+
+        handler = getattr(commands, f"run_{args.command}")
+        code: int = handler(args, settings, env, emit, _now)
+        return code
+    except ConfigError as exc:
+        emit(f"error: {exc}")
+        return 2
+    except PublisherError as exc:
+        emit(f"error: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        emit("interrupted")
+        return 130
+
+
+def _with(settings: Settings, **changes: object) -> Settings:
+    from dataclasses import replace
+
+    return replace(settings, **changes)  # type: ignore[arg-type]
+
+
+def sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,160 @@
+"""The commands behind the CLI, each a plain function of parsed arguments and settings.
+Imported only after argument parsing, so `publisher --help` stays cheap."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+
+from publisher import actions, report
+from publisher.config import Settings
+from publisher.errors import ConfigError
+from publisher.ledger import Ledger, Record
+from publisher.pipeline import Runtime, collect_problems, load, publish
+from publisher.posts import Problem
+
+Emit = Callable[[str], None]
+NowFn = Callable[[str | None], datetime]
+
+
+def run_publish(args: argparse.Namespace, settings: Settings, env: Mapping[str, str],
+                emit: Emit, now_fn: NowFn) -> int:
+    now = now_fn(args.now)
+    if not args.dry_run:
+        refusal = actions.publish_refusal(env)
+        if refusal:
+            emit(f"error: {refusal}")
+            return 1
+    runtime = Runtime(environ=env, clock=lambda: datetime.now(timezone.utc), sleep=time.sleep,
+                      emit=emit, credentials_file=args.credentials)
+    result = publish(settings, now, runtime, dry_run=args.dry_run, push=not args.no_push,
+                     catch_up=args.catch_up)
+    for problem in result.problems:
+        emit(str(problem))
+    lines = (report.render_dry_run(result, settings) if args.dry_run
+             else report.render_run(result, settings))
+    for line in lines:
+        emit(line)
+    for error in result.errors:
+        emit(f"error: {error}")
+    summary = result.summary()
+    if args.dry_run:
+        due = result.count("due")
+        summary = f"dry run: would publish {due}, " + summary.split(", ", 1)[1]
+    emit(summary)
+    if actions.in_actions(env):
+        actions.write_summary(env, _summary_markdown(result, settings, summary))
+    return 0 if result.ok else 1
+
+
+def _summary_markdown(result: object, settings: Settings, summary: str) -> str:
+    from publisher.pipeline import Report
+
+    assert isinstance(result, Report)
+    lines = ["## publisher", "", f"**{summary}**", ""]
+    for outcome in result.outcomes:
+        item = outcome.item
+        urls = " ".join(r.url or r.remote_id for r in outcome.receipts if r.url or r.remote_id)
+        detail = urls if outcome.status == "published" else outcome.reason
+        lines.append(f"- {outcome.status}: `{item.post.path}` → {item.account} {detail}".rstrip())
+    for error in result.errors:
+        lines.append(f"- error: {error}")
+    upcoming = [i for i in result.items if i.state == "scheduled"][:5]
+    if upcoming:
+        lines += ["", "Next:"]
+        lines += [f"- {report.when(i.post.date, settings.zone)}: `{i.post.path}` → {i.account}"
+                  for i in upcoming]
+    return "\n".join(lines) + "\n"
+
+
+def run_check(args: argparse.Namespace, settings: Settings, env: Mapping[str, str], emit: Emit,
+              now_fn: NowFn) -> int:
+    now = now_fn(args.now)
+    paths = [Path(p).resolve() for p in args.paths] if args.paths else None
+    if paths:
+        missing = [p for p in paths if not p.is_file()]
+        if missing:
+            raise ConfigError(f"{missing[0]}: no such file")
+    ledger, posts, items = load(settings, now, compose_all=True, paths=paths)
+    problems = collect_problems(posts, items)
+    problems += _published_warnings(items)
+    for problem in problems:
+        emit(_format_problem(problem, args.format))
+    errors = sum(1 for p in problems if p.severity == "error")
+    warnings = len(problems) - errors
+    emit(f"checked {len(posts)} post(s): {errors} error(s), {warnings} warning(s)")
+    return 1 if errors else 0
+
+
+def _published_warnings(items: list) -> list[Problem]:  # type: ignore[type-arg]
+    out: list[Problem] = []
+    for item in items:
+        if item.state == "published" and item.changed:
+            out.append(Problem(item.post.path, None, "warning",
+                               f"{item.account}: already published; the edit will not go out"))
+    return out
+
+
+def _format_problem(problem: Problem, fmt: str) -> str:
+    if fmt == "github":
+        kind = "error" if problem.severity == "error" else "warning"
+        line = f",line={problem.line}" if problem.line else ""
+        message = problem.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        return f"::{kind} file={problem.path}{line}::{message}"
+    return str(problem)
+
+
+def run_plan(args: argparse.Namespace, settings: Settings, env: Mapping[str, str], emit: Emit,
+             now_fn: NowFn) -> int:
+    now = now_fn(args.now)
+    ledger, posts, items = load(settings, now, compose_all=True)
+    lines = []
+    for item in items:
+        state = item.state
+        extra = f" ({item.note})" if item.note else ""
+        lines.append(f"{report.when(item.post.date, settings.zone)}  {state:<9}  "
+                     f"{item.post.path} -> {item.account}{extra}")
+    text = "\n".join(lines)
+    if args.format == "json":
+        text = json.dumps([{"post": i.post.path, "account": i.account, "state": i.state,
+                            "date": i.post.date.isoformat() if i.post.date else None}
+                           for i in items], indent=2)
+    if args.output:
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+    else:
+        for line in text.splitlines():
+            emit(line)
+    return 0
+
+
+def run_resolve(args: argparse.Namespace, settings: Settings, env: Mapping[str, str],
+                emit: Emit, now_fn: NowFn) -> int:
+    """A person decides an uncertain post: `published` (it went out) or `retry`."""
+    from publisher.lock import RunLock
+
+    account = settings.account(args.platform).name
+    target = Path(args.post).resolve()
+    with RunLock(settings.root):
+        ledger = Ledger.read(settings.log_path)
+        rel = target.relative_to(settings.root).as_posix() if target.is_relative_to(
+            settings.root) else args.post
+        entries = [e for e in ledger.entries() if e.account == account and e.post == rel
+                   and (e.uncertain or e.open_intents or e.failures)]
+        if not entries:
+            raise ConfigError(f"{rel}: nothing to resolve for {account} in {settings.log}")
+        now = datetime.now(timezone.utc)
+        records = []
+        for entry in entries:
+            parts = sorted(set(entry.uncertain) | set(entry.open_intents)) or [0]
+            for part in parts:
+                event = "published" if args.decision == "published" else "resolved"
+                records.append(Record(event, rel, account, entry.digest, now, part=part,  # type: ignore[arg-type]
+                                      parts=entry.parts, kind="manual",
+                                      reason=f"resolved by a person as {args.decision}"))
+        ledger.append(records)
+    emit(f"{rel} -> {account}: recorded as {args.decision}; commit {settings.log} to keep it")
+    return 0

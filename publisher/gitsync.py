@@ -1,0 +1,192 @@
+"""Commit and push the published log with GitPython (the only module that imports it).
+
+Pushes go to the branch's upstream with the credentials git already has; publisher never
+puts a token into a URL or `.git/config`. A push rejected because the remote moved is
+fetched, rebased (the log merges as a union: both sides only append lines) and retried a
+bounded number of times. Never force. Every git error message is scrubbed of URL
+credentials before it is shown.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
+
+from publisher.errors import GitError
+
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.I)
+_HEADER = re.compile(r"(?i)(authorization:\s*\w+\s+)\S+|(extraheader=)\S+")
+
+
+def scrub(text: str) -> str:
+    """Remove credentials git may quote: `https://user:token@host`, auth headers."""
+    text = _URL_CREDENTIALS.sub(r"\g<scheme>***@", text)
+    return _HEADER.sub(lambda m: (m.group(1) or m.group(2)) + "***", text)
+
+
+@dataclass(frozen=True)
+class Identity:
+    name: str
+    email: str
+
+
+class Repo:
+    """The git checkout holding the posts and the log."""
+
+    def __init__(self, repo: git.Repo, identity: Identity, attempts: int = 3) -> None:
+        self._repo = repo
+        self._identity = identity
+        self._attempts = attempts
+        self.root = Path(repo.working_tree_dir or ".")
+
+    @classmethod
+    def open(cls, root: Path, identity: Identity) -> Repo | None:
+        """The repository at `root`, or None when `root` is not inside one."""
+        try:
+            repo = git.Repo(root, search_parent_directories=True)
+        except (InvalidGitRepositoryError, NoSuchPathError):
+            return None
+        return cls(repo, identity)
+
+    def _env(self) -> dict[str, str]:
+        n, e = self._identity.name, self._identity.email
+        return {"GIT_AUTHOR_NAME": n, "GIT_AUTHOR_EMAIL": e,
+                "GIT_COMMITTER_NAME": n, "GIT_COMMITTER_EMAIL": e,
+                "GIT_TERMINAL_PROMPT": "0"}
+
+    def _git(self, *args: str) -> str:
+        try:
+            with self._repo.git.custom_environment(**self._env()):
+                return str(self._repo.git.execute(["git", *args]))
+        except GitCommandError as exc:
+            detail = scrub(str(exc.stderr or exc.stdout or "").strip()) or f"exit {exc.status}"
+            raise GitError(f"git {args[0]} failed: {detail.splitlines()[-1]}") from None
+
+    @property
+    def branch(self) -> str | None:
+        try:
+            return self._repo.active_branch.name
+        except TypeError:  # detached HEAD
+            return None
+
+    def upstream(self) -> tuple[str, str] | None:
+        """(remote, branch) the current branch pushes to, or None when there is none."""
+        branch = self.branch
+        if branch is None:
+            return None
+        reader = self._repo.config_reader()
+        section = f'branch "{branch}"'
+        if reader.has_option(section, "remote") and reader.has_option(section, "merge"):
+            remote = str(reader.get_value(section, "remote"))
+            merge = str(reader.get_value(section, "merge"))
+            return remote, merge.removeprefix("refs/heads/")
+        if len(self._repo.remotes) == 1:
+            return self._repo.remotes[0].name, branch
+        return None
+
+    def is_shallow(self) -> bool:
+        return self._git("rev-parse", "--is-shallow-repository").strip() == "true"
+
+    def sync(self) -> bool:
+        """Bring the branch up to date with its upstream before reading posts and the log
+        (a cron checkout lags behind; another run may have logged posts). True if moved."""
+        up = self.upstream()
+        if up is None:
+            return False
+        remote, branch = up
+        self._git("fetch", "--quiet", remote, branch)
+        before = self._repo.head.commit.hexsha
+        self._rebase(f"{remote}/{branch}" if self._has_ref(remote, branch) else "FETCH_HEAD")
+        return self._repo.head.commit.hexsha != before
+
+    def _has_ref(self, remote: str, branch: str) -> bool:
+        try:
+            self._repo.git.rev_parse("--verify", "--quiet", f"refs/remotes/{remote}/{branch}")
+            return True
+        except GitCommandError:
+            return False
+
+    def _rebase(self, onto: str) -> None:
+        self._union_merge_for_log()
+        try:
+            self._git("rebase", "--autostash", "--quiet", onto)
+        except GitError:
+            try:
+                self._git("rebase", "--abort")
+            except GitError:
+                pass
+            raise
+
+    def _union_merge_for_log(self) -> None:
+        """Tell git (locally, outside the work tree) that appended log lines merge as a union."""
+        info = Path(self._repo.git_dir) / "info"
+        info.mkdir(exist_ok=True)
+        attributes = info / "attributes"
+        line = "*.jsonl merge=union\n"
+        existing = attributes.read_text() if attributes.exists() else ""
+        if line not in existing:
+            attributes.write_text(existing + ("" if existing.endswith("\n") or not existing
+                                              else "\n") + line)
+
+    def check_push(self) -> None:
+        """Fail before anything is posted when the result could not be pushed (read-only
+        token, no upstream, detached HEAD): a push --dry-run asks the remote."""
+        up = self.upstream()
+        if up is None:
+            raise GitError("the branch has no upstream to push the log to; "
+                           "set one (`git push -u origin BRANCH`) or use --no-push")
+        remote, branch = up
+        self._git("push", "--dry-run", "--quiet", remote, f"HEAD:refs/heads/{branch}")
+
+    def commit(self, paths: list[Path], message: str) -> str | None:
+        """Commit only `paths`; returns the new commit id, or None when nothing changed."""
+        rel = [str(p.resolve().relative_to(self.root.resolve())) for p in paths]
+        self._git("add", "--", *rel)
+        if not self._git("diff", "--cached", "--name-only", "--", *rel).strip():
+            return None
+        self._git("commit", "--quiet", "--no-verify", "-m", message, "--only", "--", *rel)
+        return self._repo.head.commit.hexsha
+
+    def push(self) -> str:
+        """Push to the upstream, rebasing and retrying when the remote moved; never forced."""
+        up = self.upstream()
+        if up is None:
+            raise GitError("no upstream to push to")
+        remote, branch = up
+        for attempt in range(1, self._attempts + 1):
+            results = self._push_once(remote, branch)
+            if results is None:
+                return f"{remote}/{branch}"
+            if attempt == self._attempts or not results:
+                break
+            self._git("fetch", "--quiet", remote, branch)
+            self._rebase("FETCH_HEAD")
+        raise GitError(f"push to {remote}/{branch} was rejected {self._attempts} times "
+                       "(the remote keeps moving or refuses the push)")
+
+    def _push_once(self, remote: str, branch: str) -> bool | None:
+        """None on success; True when rejected because the remote moved; raises otherwise."""
+        try:
+            infos = self._repo.remote(remote).push(f"HEAD:refs/heads/{branch}")
+        except GitCommandError as exc:
+            detail = scrub(str(exc.stderr or "").strip())
+            if re.search(r"fetch first|non-fast-forward|rejected", detail):
+                return True
+            raise GitError(f"push failed: {detail.splitlines()[-1] if detail else exc.status}"
+                           ) from None
+        except ValueError as exc:
+            raise GitError(f"push failed: {scrub(str(exc))}") from None
+        if not infos:
+            raise GitError("push failed: git reported nothing pushed")
+        for info in infos:
+            if info.flags & info.ERROR or info.flags & info.REMOTE_REJECTED:
+                if info.flags & info.REJECTED or "fetch first" in (info.summary or ""):
+                    return True
+                raise GitError(f"push failed: {scrub(info.summary.strip())}")
+            if info.flags & info.REJECTED:
+                return True
+        return None

@@ -1,0 +1,254 @@
+"""The published log: one JSON object per line, appended, never rewritten.
+
+It is the source of truth for "already published". A post is known by the digest of what
+was sent (so renaming its file does not publish it again) and by its path (so an edit after
+publishing is noticed, not re-posted). Every append is flushed and fsynced; a line that
+cannot be parsed stops the run before anything is posted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from publisher.errors import LedgerError
+
+Event = Literal["intent", "published", "failed", "uncertain", "resolved"]
+EVENTS: tuple[str, ...] = ("intent", "published", "failed", "uncertain", "resolved")
+FORMAT_VERSION = 1
+HEADER = "# publisher published log: one JSON record per line, appended by publisher; do not edit"
+
+
+@dataclass(frozen=True)
+class Record:
+    event: Event
+    post: str
+    account: str
+    digest: str
+    at: datetime
+    platform: str = ""
+    part: int = 0
+    parts: int = 1
+    key: str = ""
+    remote_id: str | None = None
+    url: str | None = None
+    scheduled: datetime | None = None
+    kind: str | None = None
+    reason: str | None = None
+    line: int = 0
+
+    def to_json(self) -> str:
+        data: dict[str, Any] = {
+            "v": FORMAT_VERSION,
+            "event": self.event,
+            "at": _iso(self.at),
+            "post": self.post,
+            "account": self.account,
+            "platform": self.platform or self.account,
+            "digest": self.digest,
+            "part": self.part,
+            "parts": self.parts,
+        }
+        optional: dict[str, Any] = {
+            "key": self.key or None,
+            "remote_id": self.remote_id,
+            "url": self.url,
+            "scheduled": _iso(self.scheduled) if self.scheduled else None,
+            "kind": self.kind,
+            "reason": self.reason,
+        }
+        data.update({k: v for k, v in optional.items() if v is not None})
+        return json.dumps(data, ensure_ascii=False, sort_keys=False)
+
+    @classmethod
+    def from_json(cls, text: str, line: int) -> Record:
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        event = data["event"]
+        if event not in EVENTS:
+            raise ValueError(f"unknown event {event!r}")
+        return cls(
+            event=event,
+            post=str(data["post"]),
+            account=str(data["account"]),
+            digest=str(data["digest"]),
+            at=_parse_iso(data["at"]),
+            platform=str(data.get("platform", data["account"])),
+            part=int(data.get("part", 0)),
+            parts=int(data.get("parts", 1)),
+            key=str(data.get("key", "")),
+            remote_id=data.get("remote_id"),
+            url=data.get("url"),
+            scheduled=_parse_iso(data["scheduled"]) if data.get("scheduled") else None,
+            kind=data.get("kind"),
+            reason=data.get("reason"),
+            line=line,
+        )
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _parse_iso(value: str) -> datetime:
+    dt = datetime.fromisoformat(value)
+    if dt.tzinfo is None:
+        raise ValueError(f"time {value!r} has no zone")
+    return dt
+
+
+@dataclass
+class Entry:
+    """What the log says about one message (post x account), folded from its records."""
+
+    account: str
+    digest: str
+    post: str
+    parts: int = 1
+    published: dict[int, Record] = field(default_factory=dict)
+    intents: dict[int, Record] = field(default_factory=dict)
+    failures: list[Record] = field(default_factory=list)
+    uncertain: dict[int, Record] = field(default_factory=dict)
+
+    @property
+    def is_complete(self) -> bool:
+        return all(i in self.published for i in range(self.parts))
+
+    @property
+    def open_intents(self) -> list[int]:
+        """Parts with an intent but no result: the run that wrote them vanished mid-way."""
+        return sorted(i for i in self.intents if i not in self.published
+                      and i not in self.uncertain
+                      and not any(f.part == i and f.at >= self.intents[i].at
+                                  for f in self.failures))
+
+    @property
+    def last_failure(self) -> Record | None:
+        return self.failures[-1] if self.failures else None
+
+    @property
+    def first_published(self) -> Record | None:
+        return self.published.get(0)
+
+
+class Ledger:
+    """The log file, read once, indexed by (account, digest) and (account, post path)."""
+
+    def __init__(self, path: Path, records: list[Record]) -> None:
+        self.path = path
+        self.records = records
+        self._by_digest: dict[tuple[str, str], Entry] = {}
+        self._by_path: dict[tuple[str, str], Entry] = {}
+        for record in records:
+            self._index(record)
+
+    @classmethod
+    def read(cls, path: Path) -> Ledger:
+        if not path.exists():
+            return cls(path, [])
+        records: list[Record] = []
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise LedgerError(f"{path}: cannot be read ({exc}); nothing was posted") from exc
+        for number, line in enumerate(text.splitlines(), start=1):
+            stripped = line.strip()
+            if not stripped or stripped.startswith("#"):
+                continue
+            try:
+                records.append(Record.from_json(stripped, number))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise LedgerError(
+                    f"{path.name}:{number}: this line of the published log is damaged ({exc}); "
+                    "nothing was posted. Restore it from git (`git checkout -- "
+                    f"{path.name}`) or fix the line by hand"
+                ) from exc
+        return cls(path, records)
+
+    def _index(self, record: Record) -> None:
+        key = (record.account, record.digest)
+        entry = self._by_digest.get(key)
+        if entry is None:
+            entry = Entry(record.account, record.digest, record.post, record.parts)
+            self._by_digest[key] = entry
+        entry.parts = max(entry.parts, record.parts)
+        entry.post = record.post
+        if record.event == "intent":
+            entry.intents[record.part] = record
+            entry.uncertain.pop(record.part, None)
+        elif record.event == "published":
+            entry.published[record.part] = record
+            entry.uncertain.pop(record.part, None)
+        elif record.event == "failed":
+            entry.failures.append(record)
+        elif record.event == "uncertain":
+            entry.uncertain[record.part] = record
+        elif record.event == "resolved":
+            # A person decided: `retry` forgets intents, failures and uncertainty.
+            entry.intents.clear()
+            entry.failures.clear()
+            entry.uncertain.clear()
+        self._by_path[(record.account, record.post)] = entry
+
+    def lookup(self, account: str, digest: str, post: str) -> tuple[Entry | None, bool]:
+        """The entry for a message, and whether it was found only by path (content changed)."""
+        entry = self._by_digest.get((account, digest))
+        if entry is not None:
+            return entry, False
+        entry = self._by_path.get((account, post))
+        if entry is not None and entry.published:
+            return entry, True
+        return None, False
+
+    def entries(self) -> Iterator[Entry]:
+        return iter(self._by_digest.values())
+
+    def append(self, records: Iterable[Record]) -> None:
+        """Append records durably: write, flush, fsync (and fsync the folder for a new file)."""
+        batch = list(records)
+        if not batch:
+            return
+        new = not self.path.exists()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lines = "".join(r.to_json() + "\n" for r in batch)
+        with open(self.path, "a", encoding="utf-8") as fh:
+            if new:
+                fh.write(HEADER + "\n")
+            else:
+                _ensure_newline(self.path)
+            fh.write(lines)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if new:
+            _fsync_dir(self.path.parent)
+        for record in batch:
+            self.records.append(record)
+            self._index(record)
+
+
+def _ensure_newline(path: Path) -> None:
+    """A previous writer that died mid-line must not glue our record onto its fragment."""
+    with open(path, "rb+") as fh:
+        fh.seek(0, os.SEEK_END)
+        if fh.tell() == 0:
+            return
+        fh.seek(-1, os.SEEK_END)
+        if fh.read(1) != b"\n":
+            fh.write(b"\n")
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,399 @@
+"""The one place that orders side effects: read, plan, record intent, post, record result,
+commit, push. Two phases: everything up to the plan needs no network and no credentials
+(`check`, `plan` and `publish --dry-run` stop there), then the execution.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from publisher.compose import Composed, compose, limits_of
+from publisher.config import CredentialStore, Settings
+from publisher.errors import (
+    AuthError,
+    ConfigError,
+    DuplicateError,
+    GitError,
+    LedgerError,
+    PlatformError,
+    RateLimitedError,
+    RejectedError,
+    TransientError,
+    UnknownOutcomeError,
+)
+from publisher.ledger import Ledger, Record
+from publisher.lock import RunLock
+from publisher.message import Message, Receipt
+from publisher.platforms.base import Platform
+from publisher.posts import Post, Problem, load_posts
+from publisher.schedule import Item, plan
+
+if TYPE_CHECKING:
+    from publisher.gitsync import Repo
+
+Emit = Callable[[str], None]
+Clock = Callable[[], datetime]
+Sleep = Callable[[float], None]
+PlatformFactory = Callable[[str], Platform]
+
+KILL_VARIABLE = "PUBLISHER_TEST_KILL_AT"
+
+
+def checkpoint(stage: str) -> None:
+    """Fault-matrix hook: when PUBLISHER_TEST_KILL_AT names this stage the process kills
+    itself with SIGKILL, exactly as a cancelled runner would vanish. Inert otherwise."""
+    if os.environ.get(KILL_VARIABLE) == stage:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@dataclass
+class Outcome:
+    item: Item
+    status: str  # published | failed | skipped | uncertain
+    receipts: list[Receipt] = field(default_factory=list)
+    reason: str = ""
+    kind: str = ""
+
+
+@dataclass
+class Report:
+    now: datetime
+    items: list[Item]
+    problems: list[Problem]
+    outcomes: list[Outcome] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    pushed: str | None = None
+
+    def count(self, state: str) -> int:
+        return sum(1 for i in self.items if i.state == state)
+
+    @property
+    def published(self) -> int:
+        return sum(1 for o in self.outcomes if o.status == "published")
+
+    @property
+    def failed(self) -> int:
+        bad = sum(1 for o in self.outcomes if o.status in ("failed", "uncertain"))
+        invalid = len({i.post.path for i in self.items if i.state == "invalid"})
+        return bad + invalid + len(self.errors)
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0
+
+    def summary(self) -> str:
+        parts = [
+            f"published {self.published}",
+            f"already published {self.count('published')}",
+            f"not due {self.count('scheduled')}",
+            f"failed {self.failed}",
+        ]
+        extra = {"missed": self.count("missed"), "deferred": self.count("deferred"),
+                 "uncertain": self.count("uncertain") + sum(
+                     1 for o in self.outcomes if o.status == "uncertain"),
+                 "draft": self.count("draft")}
+        parts += [f"{k} {v}" for k, v in extra.items() if v]
+        return ", ".join(parts)
+
+
+def load(settings: Settings, now: datetime, *, catch_up: bool = False,
+         compose_all: bool = False, paths: list[Path] | None = None
+         ) -> tuple[Ledger, list[Post], list[Item]]:
+    """Phase one: posts, log and plan. No network, no credentials."""
+    ledger = Ledger.read(settings.log_path)
+    posts = load_posts(settings, paths)
+    cache: dict[tuple[str, str], Composed] = {}
+
+    def composer(post: Post, account: str) -> Composed:
+        key = (post.path, account)
+        if key not in cache:
+            cache[key] = compose(post, settings.account(account), settings)
+        return cache[key]
+
+    items = plan(posts, settings, ledger, now, composer, catch_up=catch_up,
+                 compose_all=compose_all)
+    return ledger, posts, items
+
+
+def collect_problems(posts: list[Post], items: list[Item]) -> list[Problem]:
+    seen: set[Problem] = set()
+    out: list[Problem] = []
+    for problem in [p for post in posts for p in post.problems] + [
+            p for item in items for p in item.problems]:
+        if problem not in seen:
+            seen.add(problem)
+            out.append(problem)
+    return out
+
+
+@dataclass
+class Runtime:
+    """Everything a run takes from the outside world, so tests can drive it."""
+
+    environ: Mapping[str, str]
+    clock: Clock
+    sleep: Sleep
+    emit: Emit
+    credentials_file: str | None = None
+    platform_factory: Callable[[Settings, Any, Runtime], Platform] | None = None
+
+
+def publish(settings: Settings, now: datetime, runtime: Runtime, *, dry_run: bool = False,
+            push: bool = True, catch_up: bool = False) -> Report:
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    if dry_run:
+        ledger, posts, items = load(settings, now, catch_up=catch_up)
+        return Report(now, items, collect_problems(posts, items))
+    with RunLock(settings.root):
+        return _publish_locked(settings, now, runtime, push=push, catch_up=catch_up)
+
+
+def _publish_locked(settings: Settings, now: datetime, rt: Runtime, *, push: bool,
+                    catch_up: bool) -> Report:
+    repo = _open_repo(settings)
+    notes: list[str] = []
+    if repo is not None and push and repo.upstream() is not None:
+        if repo.sync():
+            notes.append("pulled new commits from the remote before reading posts")
+    ledger, posts, items = load(settings, now, catch_up=catch_up)
+    report = Report(now, items, collect_problems(posts, items), notes=notes)
+    due = [i for i in items if i.state == "due"]
+    if not due:
+        return report
+
+    store = CredentialStore.load(rt.environ, rt.credentials_file)
+    platforms: dict[str, Platform | None] = {}
+    ready: list[Item] = []
+    for item in due:
+        if item.account not in platforms:
+            platforms[item.account] = _connect(settings, store, item.account, rt, report)
+        if platforms[item.account] is None:
+            report.outcomes.append(Outcome(item, "failed", reason="no credentials"))
+        else:
+            ready.append(item)
+    if not ready:
+        return report
+
+    pushing = repo is not None and push and repo.upstream() is not None
+    if repo is None:
+        report.notes.append("not a git repository: the log was written but nothing was "
+                            "committed or pushed")
+    elif not push:
+        report.notes.append("--no-push: the log is committed but not pushed")
+    elif not pushing:
+        report.notes.append("no remote to push to: the log is committed locally only")
+    if pushing:
+        assert repo is not None
+        try:
+            repo.check_push()
+        except GitError as exc:
+            report.errors.append(f"{exc}; nothing was posted")
+            return report
+
+    # Intent before action: the next run finds these if this one vanishes mid-way.
+    intents = [
+        Record("intent", i.post.path, i.account, _msg(i).digest, rt.clock(),
+               platform=_msg(i).platform, part=n, parts=len(_msg(i).parts),
+               key=_msg(i).idempotency_key(n), scheduled=i.post.date)
+        for i in ready for n in range(len(_msg(i).parts))
+        if not (i.entry and n in i.entry.published)
+    ]
+    ledger.append(intents)
+    if repo is not None:
+        try:
+            repo.commit([settings.log_path], _commit_message("intent", ready))
+            if pushing:
+                repo.push()
+        except GitError as exc:
+            report.errors.append(f"recording the intent failed ({exc}); nothing was posted")
+            return report
+
+    exhausted: dict[str, str] = {}
+    for item in ready:
+        platform = platforms[item.account]
+        assert platform is not None
+        if item.account in exhausted:
+            report.outcomes.append(Outcome(item, "skipped", reason=exhausted[item.account]))
+            continue
+        outcome = _publish_item(item, platform, ledger, settings, rt, exhausted)
+        report.outcomes.append(outcome)
+
+    checkpoint("after_log")
+    if repo is not None:
+        published = [o for o in report.outcomes if o.status == "published"]
+        try:
+            if repo.commit([settings.log_path], _commit_message("result", [
+                    o.item for o in published], report.outcomes)):
+                checkpoint("after_commit")
+            if pushing:
+                report.pushed = repo.push()
+        except GitError as exc:
+            report.errors.append(
+                f"{exc}. The results are in {settings.log} locally; they are printed above so "
+                "they are not lost, and the next run will not post these again")
+    return report
+
+
+def _msg(item: Item) -> Message:
+    assert item.composed is not None and item.composed.message is not None
+    return item.composed.message
+
+
+def _open_repo(settings: Settings) -> Repo | None:
+    from publisher.gitsync import Identity, Repo
+
+    return Repo.open(settings.root, Identity(settings.git_name, settings.git_email))
+
+
+def _connect(settings: Settings, store: CredentialStore, account_name: str, rt: Runtime,
+             report: Report) -> Platform | None:
+    account = settings.account(account_name)
+    try:
+        credentials = store.for_account(account)
+        if rt.platform_factory is not None:
+            return rt.platform_factory(settings, credentials, rt)
+        return connect(settings, credentials, rt)
+    except (ConfigError, PlatformError) as exc:
+        report.errors.append(f"{exc}; its posts stay pending")
+        return None
+
+
+def connect(settings: Settings, credentials: Any, rt: Runtime) -> Platform:
+    """The adapter for an account (imports its client library only now)."""
+    platform = credentials.account.platform
+    fallback = limits_of(settings, platform)
+    kwargs = dict(timeout=settings.request_timeout, media_timeout=settings.media_timeout,
+                  fallback=fallback, sleep=rt.sleep, clock=rt.clock)
+    if platform == "mastodon":
+        from publisher.platforms.mastodon import MastodonPlatform
+
+        return MastodonPlatform(credentials, **kwargs)  # type: ignore[arg-type]
+    from publisher.platforms.x import XPlatform
+
+    return XPlatform(credentials, **kwargs)  # type: ignore[arg-type]
+
+
+def _publish_item(item: Item, platform: Platform, ledger: Ledger, settings: Settings,
+                  rt: Runtime, exhausted: dict[str, str]) -> Outcome:
+    message = _msg(item)
+    entry = item.entry
+    receipts: list[Receipt] = []
+    reply_to: str | None = None
+    attempted_before = bool(entry and entry.intents and entry.open_intents)
+
+    def record(event: str, part: int, **kw: Any) -> None:
+        ledger.append([Record(event, message.post, message.account, message.digest,  # type: ignore[arg-type]
+                              rt.clock(), platform=message.platform, part=part,
+                              parts=len(message.parts), key=message.idempotency_key(part),
+                              scheduled=message.scheduled, **kw)])
+
+    for index, part in enumerate(message.parts):
+        if entry and index in entry.published:
+            reply_to = entry.published[index].remote_id
+            continue
+        key = message.idempotency_key(index)
+        lost_attempt = attempted_before and entry is not None and index in entry.open_intents
+        try:
+            receipt = None
+            if lost_attempt:
+                # A run vanished after recording the intent: did that attempt go out?
+                receipt = platform.find(message, index, part)
+            if receipt is None:
+                receipt = _send(platform, message, index, part, reply_to, key, settings, rt,
+                                lost_attempt)
+        except UnknownOutcomeError as exc:
+            record("uncertain", index, kind=exc.kind, reason=exc.reason)
+            return Outcome(item, "uncertain", receipts, exc.reason, exc.kind)
+        except RateLimitedError as exc:
+            until = f" until {exc.reset_at:%H:%M:%SZ}" if exc.reset_at else ""
+            exhausted[item.account] = f"rate limited{until}"
+            record("failed", index, kind=exc.kind, reason=f"rate limited{until}")
+            return Outcome(item, "failed", receipts, f"rate limited{until}; stays pending",
+                           exc.kind)
+        except AuthError as exc:
+            exhausted[item.account] = f"authentication failed: {exc.reason}"
+            record("failed", index, kind=exc.kind, reason=exc.reason)
+            return Outcome(item, "failed", receipts, exc.reason, exc.kind)
+        except PlatformError as exc:
+            record("failed", index, kind=exc.kind, reason=exc.reason)
+            return Outcome(item, "failed", receipts, exc.reason, exc.kind)
+        checkpoint("after_post")
+        record("published", index, remote_id=receipt.remote_id, url=receipt.url)
+        receipts.append(receipt)
+        reply_to = receipt.remote_id
+    return Outcome(item, "published", receipts)
+
+
+def _send(platform: Platform, message: Message, index: int, part: Any, reply_to: str | None,
+          key: str, settings: Settings, rt: Runtime, attempted: bool) -> Receipt:
+    """Send one part with bounded retries; decide unknown outcomes before re-sending."""
+    delay = 1.0
+    budget = settings.max_rate_limit_wait
+    for attempt in range(settings.retries + 1):
+        checkpoint("before_post")
+        try:
+            return platform.publish(message, index, part, reply_to, key)
+        except DuplicateError as exc:
+            if attempted:
+                # X refuses the same text again: the earlier attempt went out.
+                found = _find_quietly(platform, message, index, part)
+                return found or Receipt("", None, rt.clock())
+            raise RejectedError(exc.platform, "X refuses duplicate content: this text was "
+                                "already posted; change it", status=exc.status) from exc
+        except UnknownOutcomeError:
+            attempted = True
+            found = _find_quietly(platform, message, index, part)
+            if found is not None:
+                return found
+            if attempt == settings.retries:
+                raise
+        except TransientError:
+            if attempt == settings.retries:
+                raise
+        except RateLimitedError as exc:
+            wait = ((exc.reset_at - rt.clock()).total_seconds() + 1) if exc.reset_at else None
+            if wait is None or wait > budget or attempt == settings.retries:
+                raise
+            budget -= max(wait, 0)
+            rt.sleep(max(wait, 0))
+            continue
+        rt.sleep(delay * (1 + random.random() / 2))
+        delay = min(delay * 2, 30.0)
+    raise TransientError(message.account, "gave up after retries")  # pragma: no cover
+
+
+def _find_quietly(platform: Platform, message: Message, index: int, part: Any) -> Receipt | None:
+    try:
+        return platform.find(message, index, part)
+    except PlatformError:
+        return None
+
+
+def _commit_message(kind: str, items: list[Item], outcomes: list[Outcome] | None = None) -> str:
+    if kind == "intent":
+        head = f"publisher: about to publish {len(items)} post(s)"
+        lines = [f"- {i.post.path} -> {i.account}" for i in items]
+    else:
+        head = f"publisher: published {len(items)} post(s)"
+        lines = []
+        for o in outcomes or []:
+            url = next((r.url for r in o.receipts if r.url), "")
+            lines.append(f"- {o.item.post.path} -> {o.item.account}: {o.status}"
+                         + (f" {url}" if url else "") + (f" ({o.reason})" if o.reason else ""))
+    return head + "\n\n" + "\n".join(lines) + "\n"
+
+
+def lateness(item: Item, now: datetime) -> timedelta | None:
+    return now - item.post.date if item.post.date else None
+
+
+__all__ = ["LedgerError", "Report", "Runtime", "checkpoint", "load", "publish"]

@@ -1,0 +1,484 @@
+"""Post files: reading front matter (YAML `---` or TOML `+++`), resolving dates, and the
+front-matter checks that need no network. One bad file never stops the others: problems are
+collected per file as `Problem`s with the line of the offending key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import frontmatter
+import yaml
+from frontmatter.default_handlers import BaseHandler, YAMLHandler
+
+from publisher.config import PLATFORM_ALIASES, Settings
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding about one file, printed as `path:line: severity: message`."""
+
+    path: str
+    line: int | None
+    severity: Severity
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.severity}: {self.message}"
+
+
+@dataclass(frozen=True)
+class MediaRef:
+    """An image named by a post: its path as written (relative to the post) and alt text."""
+
+    path: str
+    alt: str | None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Post:
+    path: str  # repository-relative, POSIX separators
+    file: Path
+    date: datetime | None  # aware, UTC
+    targets: tuple[str, ...]
+    draft: bool
+    body: str
+    media: tuple[MediaRef, ...]
+    meta: Mapping[str, Any]
+    lines: Mapping[tuple[Any, ...], int] = field(default_factory=dict)
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def is_valid(self) -> bool:
+        return not any(p.severity == "error" for p in self.problems)
+
+    def line(self, *key: Any) -> int | None:
+        """The file line of a front-matter key path, e.g. `line("media", 0, "alt")`."""
+        while key:
+            if key in self.lines:
+                return self.lines[key]
+            key = key[:-1]
+        return None
+
+
+# Keys a post may carry. Per-platform override tables may carry OVERRIDABLE keys.
+OVERRIDABLE = (
+    "text", "media", "content_warning", "sensitive", "visibility", "language", "poll", "thread"
+)
+POST_KEYS = (
+    "date", "platforms", "media", "draft", "published", "id", "thread", "poll",
+    "content_warning", "sensitive", "visibility", "language", "mastodon", "x", "twitter", "social",
+)
+# Keys blogs commonly carry for their own use; accepted silently.
+BLOG_KEYS = (
+    "title", "subtitle", "tags", "categories", "category", "layout", "author", "authors",
+    "description", "summary", "slug", "lastmod", "updated", "excerpt", "image", "permalink",
+    "aliases", "weight", "series", "keywords", "toc", "comments", "lang", "url", "type",
+    "cover", "hero", "canonical_url", "expirydate", "publishdate",
+)
+
+
+# --- YAML loading ----------------------------------------------------------------------------
+
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
+    """Safe YAML that keeps timestamps as text (we parse dates ourselves, the same way
+    whatever the PyYAML version) and refuses duplicate keys instead of letting the last win."""
+
+    yaml_implicit_resolvers = {
+        ch: [(tag, rx) for tag, rx in resolvers if tag != _TIMESTAMP_TAG]
+        for ch, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
+    }
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                key = key_node.value
+                if key in seen:
+                    raise _DuplicateKey(key, key_node.start_mark.line, seen[key])
+                seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str, line: int, first: int) -> None:
+        self.key, self.line, self.first = key, line, first
+
+
+def _node_lines(node: yaml.Node, offset: int) -> tuple[dict[tuple[Any, ...], int], dict[str, str]]:
+    """Lines of keys and list items (1-based, in the file) and raw text of top-level scalars."""
+    lines: dict[tuple[Any, ...], int] = {}
+    raw: dict[str, str] = {}
+
+    def walk(n: yaml.Node, path: tuple[Any, ...], depth: int) -> None:
+        if depth > 4:
+            return
+        if isinstance(n, yaml.MappingNode):
+            for k, v in n.value:
+                if isinstance(k, yaml.ScalarNode):
+                    p = (*path, k.value)
+                    lines[p] = k.start_mark.line + offset
+                    if depth == 0 and isinstance(v, yaml.ScalarNode):
+                        raw[k.value] = v.value
+                    walk(v, p, depth + 1)
+        elif isinstance(n, yaml.SequenceNode):
+            for i, item in enumerate(n.value):
+                p = (*path, i)
+                lines[p] = item.start_mark.line + offset
+                walk(item, p, depth + 1)
+
+    walk(node, (), 0)
+    return lines, raw
+
+
+class _YAML(YAMLHandler):  # type: ignore[misc]
+    """python-frontmatter's YAML handler with our loader; remembers lines for messages."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: dict[tuple[Any, ...], int] = {}
+        self.raw: dict[str, str] = {}
+
+    def load(self, fm: str, **kwargs: Any) -> Any:
+        loader = _Loader(fm)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return {}
+            # Line 1 of the file is the opening `---`, so node line 0 is file line 2.
+            self.lines, self.raw = _node_lines(node, 2)
+            return loader.construct_document(node)
+        finally:
+            loader.dispose()
+
+
+class _TOML(BaseHandler):  # type: ignore[misc]
+    """Hugo-style `+++` front matter parsed with the standard library's tomllib (the
+    library's own TOML handler silently turns off when the `toml` package is missing)."""
+
+    FM_BOUNDARY = re.compile(r"^\+{3,}\s*$", re.MULTILINE)
+    START_DELIMITER = END_DELIMITER = "+++"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: dict[tuple[Any, ...], int] = {}
+        self.raw: dict[str, str] = {}
+
+    def load(self, fm: str, **kwargs: Any) -> Any:
+        table: str | None = None
+        for number, text in enumerate(fm.splitlines(), start=2):
+            m = re.match(r"\s*\[([A-Za-z0-9_.-]+)\]\s*$", text)
+            if m:
+                table = m.group(1)
+                self.lines.setdefault((table,), number)
+                continue
+            m = re.match(r"\s*([A-Za-z0-9_-]+)\s*=", text)
+            if m:
+                key = (table, m.group(1)) if table else (m.group(1),)
+                self.lines.setdefault(key, number)
+        return tomllib.loads(fm)
+
+    def export(self, metadata: dict[str, object], **kwargs: object) -> str:  # pragma: no cover
+        raise NotImplementedError
+
+
+# --- dates -----------------------------------------------------------------------------------
+
+_DATE_RE = re.compile(
+    r"^(?P<date>\d{4}-\d{2}-\d{2})"
+    r"(?:[T ](?P<time>\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?))?"
+    r"\s*(?P<tz>Z|z|UTC|[+-]\d{2}(?::?\d{2})?)?$"
+)
+
+
+class DateProblem(ValueError):
+    pass
+
+
+def resolve_date(value: object, zone: ZoneInfo | None) -> tuple[datetime, str | None]:
+    """The aware UTC instant a front-matter `date` means, and a warning if any.
+
+    An offset in the value wins; a zone-less value is local time in `zone`; a date alone is
+    00:00 there. Raises DateProblem with a message that says how to fix the value.
+    """
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, date):
+        dt = datetime(value.year, value.month, value.day)  # noqa: DTZ001 - zone applied below
+    elif isinstance(value, str):
+        dt = _parse_date_text(value.strip())
+    else:
+        raise DateProblem(
+            f"date must be a date and time such as 2026-12-05 09:00, not {type(value).__name__}"
+        )
+    if dt.tzinfo is not None:
+        return dt.astimezone(timezone.utc), None
+    if zone is None:
+        raise DateProblem(
+            f"date {value!s} has no time zone: add an offset (e.g. {dt:%Y-%m-%d %H:%M}+01:00) "
+            'or set timezone = "Area/City" in publisher.toml'
+        )
+    return _localize(dt, zone)
+
+
+def _parse_date_text(text: str) -> datetime:
+    m = _DATE_RE.match(text)
+    if not m:
+        raise DateProblem(
+            f"date {text!r} is not understood: write it as 2026-12-05 09:00 "
+            "(optionally with an offset such as +01:00 or Z)"
+        )
+    clock = m.group("time") or "00:00"
+    if len(clock.split(":")[0]) == 1:
+        clock = "0" + clock
+    tz = m.group("tz")
+    if tz in ("Z", "z", "UTC"):
+        tz = "+00:00"
+    elif tz and ":" not in tz:
+        tz = f"{tz[:3]}:{tz[3:] or '00'}"
+    iso = f"{m.group('date')}T{clock.replace(',', '.')}{tz or ''}"
+    try:
+        return datetime.fromisoformat(iso)
+    except ValueError as exc:
+        raise DateProblem(f"date {text!r} does not exist ({exc})") from exc
+
+
+def _localize(naive: datetime, zone: ZoneInfo) -> tuple[datetime, str | None]:
+    first = naive.replace(tzinfo=zone, fold=0)
+    second = naive.replace(tzinfo=zone, fold=1)
+    back = first.astimezone(timezone.utc).astimezone(zone).replace(tzinfo=None)
+    if back != naive:
+        raise DateProblem(
+            f"{naive:%Y-%m-%d %H:%M} does not exist in {zone.key} (the clocks skip it when "
+            "summer time starts): choose another time or add an explicit offset"
+        )
+    if first.utcoffset() != second.utcoffset():
+        return first.astimezone(timezone.utc), (
+            f"{naive:%Y-%m-%d %H:%M} happens twice in {zone.key} (the clocks go back): "
+            f"the first one is used ({first:%H:%M%z}); add an offset to choose"
+        )
+    return first.astimezone(timezone.utc), None
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+def iter_post_files(settings: Settings) -> Iterator[Path]:
+    """Every Markdown file under the posts folder, recursively, in a stable order."""
+    base = settings.posts_path
+    if not base.is_dir():
+        return
+    for path in sorted(base.rglob("*")):
+        if path.suffix.lower() in (".md", ".markdown") and path.is_file():
+            yield path
+
+
+def load_posts(settings: Settings, paths: Iterable[Path] | None = None) -> list[Post]:
+    files = list(paths) if paths is not None else list(iter_post_files(settings))
+    return [load_post(settings, f) for f in files]
+
+
+def relpath(settings: Settings, file: Path) -> str:
+    try:
+        return file.resolve().relative_to(settings.root.resolve()).as_posix()
+    except ValueError:
+        return file.as_posix()
+
+
+def load_post(settings: Settings, file: Path) -> Post:
+    """Read one post; never raises for bad content, which becomes Problems instead."""
+    rel = relpath(settings, file)
+    problems: list[Problem] = []
+
+    def bad(message: str, line: int | None = None, severity: Severity = "error") -> None:
+        problems.append(Problem(rel, line, severity, message))
+
+    def broken(message: str, line: int | None = None) -> Post:
+        bad(message, line)
+        return Post(rel, file, None, (), False, "", (), {}, {}, tuple(problems))
+
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        return broken("not UTF-8 text: save the file as UTF-8")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    first = text.split("\n", 1)[0].strip()
+    handler: _YAML | _TOML
+    if re.fullmatch(r"\+{3,}", first):
+        handler = _TOML()
+    elif re.fullmatch(r"-{3,}", first):
+        handler = _YAML()
+    else:
+        return broken("no front matter: start the file with a line '---', then `date:` etc.", 1)
+    try:
+        _, closing = handler.split(text)
+    except ValueError:
+        return broken(f"front matter is not closed: add a line '{first}' after the last key", 1)
+    try:
+        post = frontmatter.loads(text, handler=handler)
+    except _DuplicateKey as dup:
+        return broken(
+            f"duplicate key {dup.key!r} (first on line {dup.first + 2}): keep only one",
+            dup.line + 2,
+        )
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 2 if exc.problem_mark else None
+        return broken(f"front matter is not valid YAML: {exc.problem}", line)
+    except (yaml.YAMLError, tomllib.TOMLDecodeError, ValueError) as exc:
+        return broken(f"front matter is not valid: {exc}", None)
+    meta: dict[str, Any] = dict(post.metadata)
+    body = post.content
+    lines = handler.lines
+    raw = handler.raw
+    if not meta:
+        bad("front matter is empty: add at least `date:`", 1)
+
+    def key_line(*key: Any) -> int | None:
+        return lines.get(key)
+
+    _check_keys(meta, settings, bad, key_line)
+    _check_yaml_traps(meta, raw, bad, key_line)
+
+    draft = meta.get("draft") is True or meta.get("published") is False
+    for flag in ("draft", "published"):
+        if flag in meta and not isinstance(meta[flag], bool):
+            bad(f"{flag} must be true or false", key_line(flag))
+
+    when: datetime | None = None
+    if "date" not in meta:
+        if meta:
+            bad("no date: add `date: 2026-12-05 09:00` (the post is not scheduled without one)",
+                1)
+    else:
+        try:
+            when, warning = resolve_date(meta["date"], settings.zone)
+            if warning:
+                bad(warning, key_line("date"), "warning")
+        except DateProblem as exc:
+            bad(str(exc), key_line("date"))
+
+    targets = _targets(meta, settings, bad, key_line)
+    media = _media(meta.get("media"), ("media",), bad, lines)
+    return Post(rel, file, when, targets, draft, body, media, meta, lines, tuple(problems))
+
+
+def _targets(meta: Mapping[str, Any], settings: Settings, bad: Any, key_line: Any) -> tuple[str, ...]:
+    value = meta.get("platforms")
+    if value is None:
+        return settings.platforms
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        bad("platforms must be a list such as [mastodon, x]", key_line("platforms"))
+        return ()
+    out: list[str] = []
+    for i, name in enumerate(value):
+        name = PLATFORM_ALIASES.get(name.lower(), name.lower())
+        if name not in settings.accounts:
+            hint = difflib.get_close_matches(name, settings.target_names, n=1)
+            did = f" (did you mean {hint[0]!r}?)" if hint else ""
+            bad(f"unknown platform {name!r}{did}; known: {', '.join(settings.target_names)}",
+                key_line("platforms", i) or key_line("platforms"))
+        elif name not in out:
+            out.append(name)
+    if not out and not value:
+        bad("platforms is empty: name at least one platform", key_line("platforms"))
+    return tuple(out)
+
+
+def _media(value: object, key: tuple[Any, ...], bad: Any,
+           lines: Mapping[tuple[Any, ...], int]) -> tuple[MediaRef, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        bad("media must be a list of {path, alt} entries", lines.get(key))
+        return ()
+    out: list[MediaRef] = []
+    for i, item in enumerate(value):
+        line = lines.get((*key, i))
+        if isinstance(item, str):
+            item = {"path": item}
+        if not isinstance(item, dict) or not isinstance(item.get("path"), str):
+            bad("each media entry needs a path: `- path: images/a.png` and `alt: ...`", line)
+            continue
+        unknown = set(item) - {"path", "alt"}
+        if unknown:
+            bad(f"media entry has unknown keys {sorted(unknown)}: use path and alt", line)
+        alt = item.get("alt")
+        if alt is not None and not isinstance(alt, str):
+            bad("alt must be text; quote it", lines.get((*key, i, "alt"), line))
+            alt = str(alt)
+        out.append(MediaRef(item["path"], alt, line))
+    return tuple(out)
+
+
+def _check_keys(meta: Mapping[str, Any], settings: Settings, bad: Any, key_line: Any) -> None:
+    known = [*POST_KEYS, *settings.accounts]
+    allowed = {*known, *BLOG_KEYS, *settings.extra_keys}
+    for key in meta:
+        if key in allowed:
+            continue
+        close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.75)
+        if close:
+            # A typo of a key we act on changes what gets posted (`draf: true`): an error.
+            bad(f"unknown key {key!r} (did you mean {close[0]!r}?)", key_line(key))
+        else:
+            bad(f"unknown key {key!r} is ignored (list it under extra_keys in publisher.toml "
+                "to silence this)", key_line(key), "warning")
+    for name in [*settings.accounts, "twitter", "social"]:
+        table = meta.get(name)
+        if name == "social" and isinstance(table, dict):
+            continue
+        if isinstance(table, dict):
+            for sub in table:
+                if sub not in OVERRIDABLE:
+                    hint = difflib.get_close_matches(str(sub), OVERRIDABLE, n=1)
+                    did = f" (did you mean {hint[0]!r}?)" if hint else ""
+                    bad(f"{name}: unknown key {sub!r}{did}; allowed: {', '.join(OVERRIDABLE)}",
+                        key_line(name, sub) or key_line(name))
+        elif table is not None and not isinstance(table, str):
+            bad(f"{name} must be the text for that platform or a table of overrides",
+                key_line(name))
+
+
+_TEXT_KEYS = ("content_warning", "language", "visibility", "thread", "id")
+_SEXAGESIMAL = re.compile(r"^[-+]?\d+(?::[0-5]?\d)+$")
+_BOOL_WORDS = {"yes", "no", "on", "off", "y", "n", "true", "false"}
+
+
+def _check_yaml_traps(meta: Mapping[str, Any], raw: Mapping[str, str], bad: Any,
+                      key_line: Any) -> None:
+    """Name YAML 1.1's surprises plainly: `no` read as false, `10:30` read as 630."""
+    for key in (*_TEXT_KEYS, "mastodon", "x", "twitter"):
+        if key not in meta or isinstance(meta[key], str | dict) or meta[key] is None:
+            continue
+        value, text = meta[key], raw.get(key, str(meta[key]))
+        if isinstance(value, bool) and text.lower() in _BOOL_WORDS:
+            bad(f"{key}: {text} was read as {str(value).lower()} (YAML 1.1); "
+                f"quote it: {key}: \"{text}\"", key_line(key))
+        elif isinstance(value, int) and _SEXAGESIMAL.match(text):
+            bad(f"{key}: {text} was read as the number {value} (YAML 1.1 base-60); "
+                f"quote it: {key}: \"{text}\"", key_line(key))
+        elif isinstance(value, int | float):
+            bad(f"{key}: {text} was read as a number; quote it: {key}: \"{text}\"",
+                key_line(key))
+
+
+def due_in(when: datetime, now: datetime) -> timedelta:
+    return when - now
