@@ -7,11 +7,12 @@ Exit codes: 0 all good, 1 something failed (the summary says what), 2 usage or c
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from publisher import __version__
@@ -40,16 +41,14 @@ def _secret_values(environ: Mapping[str, str], settings: Settings | None,
         for account in settings.accounts.values():
             names.update(v for k, v in account.env.items() if k != "base_url")
     values = [environ[n] for n in names if environ.get(n)]
-    try:
+    with contextlib.suppress(PublisherError):
         values += CredentialStore.load(environ, credentials).all_secret_values()
-    except PublisherError:
-        pass
     return values
 
 
 def _now(value: str | None) -> datetime:
     if value is None:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
     text = value.strip().replace("z", "Z")
     try:
         parsed = datetime.fromisoformat(text)
@@ -58,7 +57,7 @@ def _now(value: str | None) -> datetime:
                           "2026-12-05T09:00:00Z") from None
     if parsed.tzinfo is None:
         raise ConfigError(f"--now {value!r} needs a zone: add Z or an offset such as +01:00")
-    return parsed.astimezone(timezone.utc)
+    return parsed.astimezone(UTC)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,7 +7,7 @@ import argparse
 import json
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from publisher import actions, report
@@ -29,7 +29,7 @@ def run_publish(args: argparse.Namespace, settings: Settings, env: Mapping[str, 
         if refusal:
             emit(f"error: {refusal}")
             return 1
-    runtime = Runtime(environ=env, clock=lambda: datetime.now(timezone.utc), sleep=time.sleep,
+    runtime = Runtime(environ=env, clock=lambda: datetime.now(UTC), sleep=time.sleep,
                       emit=emit, credentials_file=args.credentials)
     result = publish(settings, now, runtime, dry_run=args.dry_run, push=not args.no_push,
                      catch_up=args.catch_up)
@@ -79,7 +79,7 @@ def run_check(args: argparse.Namespace, settings: Settings, env: Mapping[str, st
         missing = [p for p in paths if not p.is_file()]
         if missing:
             raise ConfigError(f"{missing[0]}: no such file")
-    ledger, posts, items = load(settings, now, compose_all=True, paths=paths)
+    _, posts, items = load(settings, now, compose_all=True, paths=paths)
     problems = collect_problems(posts, items)
     problems += _published_warnings(items)
     for problem in problems:
@@ -111,7 +111,7 @@ def _format_problem(problem: Problem, fmt: str) -> str:
 def run_plan(args: argparse.Namespace, settings: Settings, env: Mapping[str, str], emit: Emit,
              now_fn: NowFn) -> int:
     now = now_fn(args.now)
-    ledger, posts, items = load(settings, now, compose_all=True)
+    _, _, items = load(settings, now, compose_all=True)
     lines = []
     for item in items:
         state = item.state
@@ -146,7 +146,7 @@ def run_resolve(args: argparse.Namespace, settings: Settings, env: Mapping[str, 
                    and (e.uncertain or e.open_intents or e.failures)]
         if not entries:
             raise ConfigError(f"{rel}: nothing to resolve for {account} in {settings.log}")
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         records = []
         for entry in entries:
             parts = sorted(set(entry.uncertain) | set(entry.open_intents)) or [0]

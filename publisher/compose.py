@@ -210,7 +210,8 @@ def check_message(message: Message, lim: Limits, post: Post, settings: Settings)
                     f"{message.platform} accepts; shorten it or give this platform its own "
                     "media list", line)
     if message.platform == "x":
-        for handle in re.findall(r"(?<![\w@])@\w+@[\w.-]+\w", " ".join(p.text for p in message.parts)):
+        texts = " ".join(p.text for p in message.parts)
+        for handle in re.findall(r"(?<![\w@])@\w+@[\w.-]+\w", texts):
             bad(f"{handle} is a fediverse handle; map it for X under [mentions] in "
                 "publisher.toml", body_line, "warning")
     return out

@@ -201,8 +201,9 @@ def settings_from_mapping(root: Path, data: Mapping[str, Any]) -> Settings:
             if isinstance(value, bool) and expected is not bool:
                 raise ConfigError(f"{CONFIG_FILE}: {key} must not be true/false")
             if not isinstance(value, expected):
-                raise ConfigError(f"{CONFIG_FILE}: {key} has the wrong type ({type(value).__name__})")
-            values[key] = float(value) if key == "request_timeout" else value
+                kind = type(value).__name__
+                raise ConfigError(f"{CONFIG_FILE}: {key} has the wrong type ({kind})")
+            values[key] = float(value) if key == "request_timeout" else value  # type: ignore[arg-type]
         elif key in _DURATIONS:
             seconds = parse_duration(value, key)
             values[key] = seconds if key == "stale_after" else seconds.total_seconds()
@@ -227,7 +228,7 @@ def settings_from_mapping(root: Path, data: Mapping[str, Any]) -> Settings:
     if "platforms" in data:
         plats = data["platforms"]
         if not isinstance(plats, list) or not all(isinstance(p, str) for p in plats):
-            raise ConfigError(f"{CONFIG_FILE}: platforms must be a list such as [\"mastodon\", \"x\"]")
+            raise ConfigError(f'{CONFIG_FILE}: platforms must be a list such as ["mastodon", "x"]')
         resolved = tuple(PLATFORM_ALIASES.get(p, p) for p in plats)
         for p in resolved:
             if p not in accounts:
@@ -237,7 +238,8 @@ def settings_from_mapping(root: Path, data: Mapping[str, Any]) -> Settings:
         values["extra_keys"] = tuple(str(k) for k in data["extra_keys"])
     if "mentions" in data:
         mentions = data["mentions"]
-        if not isinstance(mentions, dict) or not all(isinstance(v, dict) for v in mentions.values()):
+        tables = isinstance(mentions, dict) and all(isinstance(v, dict) for v in mentions.values())
+        if not tables:
             raise ConfigError(
                 f'{CONFIG_FILE}: mentions must map a handle to {{x = "@user"}} tables'
             )

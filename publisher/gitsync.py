@@ -9,6 +9,7 @@ credentials before it is shown.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,10 +116,8 @@ class Repo:
         try:
             self._git("rebase", "--autostash", "--quiet", onto)
         except GitError:
-            try:
+            with contextlib.suppress(GitError):
                 self._git("rebase", "--abort")
-            except GitError:
-                pass
             raise
 
     def _union_merge_for_log(self) -> None:

@@ -151,7 +151,7 @@ def publish(settings: Settings, now: datetime, runtime: Runtime, *, dry_run: boo
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     if dry_run:
-        ledger, posts, items = load(settings, now, catch_up=catch_up)
+        _, posts, items = load(settings, now, catch_up=catch_up)
         return Report(now, items, collect_problems(posts, items))
     with RunLock(settings.root):
         return _publish_locked(settings, now, runtime, push=push, catch_up=catch_up)
@@ -161,9 +161,8 @@ def _publish_locked(settings: Settings, now: datetime, rt: Runtime, *, push: boo
                     catch_up: bool) -> Report:
     repo = _open_repo(settings)
     notes: list[str] = []
-    if repo is not None and push and repo.upstream() is not None:
-        if repo.sync():
-            notes.append("pulled new commits from the remote before reading posts")
+    if repo is not None and push and repo.upstream() is not None and repo.sync():
+        notes.append("pulled new commits from the remote before reading posts")
     ledger, posts, items = load(settings, now, catch_up=catch_up)
     report = Report(now, items, collect_problems(posts, items), notes=notes)
     due = [i for i in items if i.state == "due"]

@@ -10,9 +10,9 @@ import re
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo
 
 import frontmatter
@@ -100,7 +100,7 @@ class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
     """Safe YAML that keeps timestamps as text (we parse dates ourselves, the same way
     whatever the PyYAML version) and refuses duplicate keys instead of letting the last win."""
 
-    yaml_implicit_resolvers = {
+    yaml_implicit_resolvers: ClassVar[dict[Any, Any]] = {
         ch: [(tag, rx) for tag, rx in resolvers if tag != _TIMESTAMP_TAG]
         for ch, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
     }
@@ -147,7 +147,7 @@ def _node_lines(node: yaml.Node, offset: int) -> tuple[dict[tuple[Any, ...], int
     return lines, raw
 
 
-class _YAML(YAMLHandler):  # type: ignore[misc]
+class _YAML(YAMLHandler):
     """python-frontmatter's YAML handler with our loader; remembers lines for messages."""
 
     def __init__(self) -> None:
@@ -168,11 +168,11 @@ class _YAML(YAMLHandler):  # type: ignore[misc]
             loader.dispose()
 
 
-class _TOML(BaseHandler):  # type: ignore[misc]
+class _TOML(BaseHandler):
     """Hugo-style `+++` front matter parsed with the standard library's tomllib (the
     library's own TOML handler silently turns off when the `toml` package is missing)."""
 
-    FM_BOUNDARY = re.compile(r"^\+{3,}\s*$", re.MULTILINE)
+    FM_BOUNDARY: re.Pattern[str] = re.compile(r"^\+{3,}\s*$", re.MULTILINE)
     START_DELIMITER = END_DELIMITER = "+++"
 
     def __init__(self) -> None:
@@ -228,7 +228,7 @@ def resolve_date(value: object, zone: ZoneInfo | None) -> tuple[datetime, str | 
             f"date must be a date and time such as 2026-12-05 09:00, not {type(value).__name__}"
         )
     if dt.tzinfo is not None:
-        return dt.astimezone(timezone.utc), None
+        return dt.astimezone(UTC), None
     if zone is None:
         raise DateProblem(
             f"date {value!s} has no time zone: add an offset (e.g. {dt:%Y-%m-%d %H:%M}+01:00) "
@@ -262,18 +262,18 @@ def _parse_date_text(text: str) -> datetime:
 def _localize(naive: datetime, zone: ZoneInfo) -> tuple[datetime, str | None]:
     first = naive.replace(tzinfo=zone, fold=0)
     second = naive.replace(tzinfo=zone, fold=1)
-    back = first.astimezone(timezone.utc).astimezone(zone).replace(tzinfo=None)
+    back = first.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
     if back != naive:
         raise DateProblem(
             f"{naive:%Y-%m-%d %H:%M} does not exist in {zone.key} (the clocks skip it when "
             "summer time starts): choose another time or add an explicit offset"
         )
     if first.utcoffset() != second.utcoffset():
-        return first.astimezone(timezone.utc), (
+        return first.astimezone(UTC), (
             f"{naive:%Y-%m-%d %H:%M} happens twice in {zone.key} (the clocks go back): "
             f"the first one is used ({first:%H:%M%z}); add an offset to choose"
         )
-    return first.astimezone(timezone.utc), None
+    return first.astimezone(UTC), None
 
 
 # --- loading ---------------------------------------------------------------------------------
@@ -327,7 +327,7 @@ def load_post(settings: Settings, file: Path) -> Post:
     else:
         return broken("no front matter: start the file with a line '---', then `date:` etc.", 1)
     try:
-        _, closing = handler.split(text)
+        handler.split(text)
     except ValueError:
         return broken(f"front matter is not closed: add a line '{first}' after the last key", 1)
     try:
@@ -378,7 +378,8 @@ def load_post(settings: Settings, file: Path) -> Post:
     return Post(rel, file, when, targets, draft, body, media, meta, lines, tuple(problems))
 
 
-def _targets(meta: Mapping[str, Any], settings: Settings, bad: Any, key_line: Any) -> tuple[str, ...]:
+def _targets(meta: Mapping[str, Any], settings: Settings, bad: Any,
+             key_line: Any) -> tuple[str, ...]:
     value = meta.get("platforms")
     if value is None:
         return settings.platforms

@@ -52,7 +52,7 @@ def default_limits(platform: str, **overrides: int) -> Limits:
                       poll_options=(2, 4), poll_option_chars=25, poll_seconds=(300, 7 * 86400))
     else:
         base = Limits("mastodon", 500, 4, IMAGE_TYPES, 16 * MB, 16 * MB, 1500)
-    return replace(base, **overrides) if overrides else base
+    return replace(base, **overrides) if overrides else base  # type: ignore[arg-type]
 
 
 class Platform(Protocol):

@@ -17,7 +17,7 @@ import html
 import re
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -73,7 +73,7 @@ class MastodonPlatform:
         self._fallback = fallback
         self._limits: Limits | None = None
         self._sleep = sleep
-        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._clock = clock or (lambda: datetime.now(UTC))
         self._account_id: str | None = None
 
     # -- limits ----------------------------------------------------------------------------
@@ -191,7 +191,7 @@ class MastodonPlatform:
             return fn()
         except MastodonRatelimitError as exc:
             reset = getattr(self._api, "ratelimit_reset", None)
-            reset_at = datetime.fromtimestamp(reset, timezone.utc) if reset else None
+            reset_at = datetime.fromtimestamp(reset, UTC) if reset else None
             raise RateLimitedError(self.account, "rate limited", reset_at=reset_at) from exc
         except MastodonUnauthorizedError as exc:
             raise AuthError(self.account, _reason(exc) or "the access token is invalid",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -80,7 +80,7 @@ class XPlatform:
         self._media_timeout = media_timeout
         self._limits = fallback
         self._sleep = sleep
-        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._clock = clock or (lambda: datetime.now(UTC))
         self._user_id: str | None = None
 
     def limits(self) -> Limits:
@@ -170,7 +170,7 @@ class XPlatform:
             return fn()
         except tweepy.TooManyRequests as exc:
             reset = getattr(exc, "reset_time", None) or _reset_header(exc)
-            reset_at = datetime.fromtimestamp(reset, timezone.utc) if reset else None
+            reset_at = datetime.fromtimestamp(reset, UTC) if reset else None
             raise RateLimitedError(self.account, _detail(exc) or "rate limited",
                                    reset_at=reset_at) from None
         except tweepy.Unauthorized as exc:
@@ -196,7 +196,7 @@ class XPlatform:
             if status == 429:
                 reset = _reset_header(exc)
                 raise RateLimitedError(self.account, "rate limited", reset_at=(
-                    datetime.fromtimestamp(reset, timezone.utc) if reset else None)) from None
+                    datetime.fromtimestamp(reset, UTC) if reset else None)) from None
             if status == 401:
                 raise AuthError(self.account, _detail(exc) or "unauthorized",
                                 status=401) from None
