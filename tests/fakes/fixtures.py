@@ -48,13 +48,13 @@ def serving(server: S) -> Iterator[S]:
     assert not server.errors, f"fake server raised: {server.errors!r}"
 
 
-@pytest.fixture
+@pytest.fixture(name="mastodon_server")  # explicit name: the fixture survives `import as`
 def mastodon_server() -> Iterator[MastodonServer]:
     with serving(MastodonServer(token=MASTODON_TOKEN)) as server:
         yield server
 
 
-@pytest.fixture
+@pytest.fixture(name="x_server")
 def x_server() -> Iterator[XServer]:
     with serving(XServer(**X_KEYS)) as server:
         yield server

@@ -52,8 +52,13 @@ class Request:
     def content_type(self) -> str:
         return self.headers.get("Content-Type", "").split(";")[0].strip().lower()
 
-    def json(self) -> Any:
-        return json.loads(self.body or b"null")
+    def json_object(self) -> JSON | None:
+        """The body as a JSON object; None when it is not one (the caller answers 400)."""
+        try:
+            value = json.loads(self.body)
+        except ValueError:
+            return None
+        return value if isinstance(value, dict) else None
 
     def form(self) -> dict[str, list[str]]:
         """Fields of a form-urlencoded or multipart body (text fields only)."""
@@ -183,7 +188,8 @@ class FakeServer:
         httpd.daemon_threads = True
         httpd.block_on_close = False  # a fault may keep a handler asleep; do not wait for it
         self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+        # a short poll interval keeps stop() (which waits for the serve loop) fast
+        self._thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
         self._thread.start()
         return self
 

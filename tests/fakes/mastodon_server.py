@@ -330,7 +330,7 @@ class MastodonServer(FakeServer):
     def _status_params(request: Request) -> JSON:
         """Normalise the form-encoded or JSON body Mastodon.py sends into one shape."""
         if request.content_type == "application/json":
-            body = request.json() or {}
+            body = request.json_object() or {}
             poll = body.get("poll")
             media_ids = body.get("media_ids") or []
         else:
@@ -355,7 +355,7 @@ class MastodonServer(FakeServer):
         return {
             "text": str(body.get("status") or ""),
             "media_ids": [str(m) for m in media_ids],
-            "in_reply_to_id": body.get("in_reply_to_id") or None,
+            "in_reply_to_id": str(body["in_reply_to_id"]) if body.get("in_reply_to_id") else None,
             "spoiler_text": str(body.get("spoiler_text") or ""),
             "sensitive": _truthy(body.get("sensitive")),
             "visibility": body.get("visibility") or "public",

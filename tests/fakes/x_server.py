@@ -231,8 +231,8 @@ class XServer(FakeServer):
         user = self._authenticated(request)
         if isinstance(user, Response):
             return user
-        body = request.json()
-        if not isinstance(body, dict):
+        body = request.json_object()
+        if body is None:
             return invalid_request("Request body must be a JSON object.")
         text = str(body.get("text") or "")
         media_ids = [str(m) for m in (body.get("media") or {}).get("media_ids") or []]
@@ -362,8 +362,8 @@ class XServer(FakeServer):
         user = self._authenticated(request)
         if isinstance(user, Response):
             return user
-        body = request.json()
-        if not isinstance(body, dict):
+        body = request.json_object()
+        if body is None:
             return invalid_request("Request body must be a JSON object.")
         media = self.media.get(str(body.get("id")))
         if media is None or media.user_id != user.id:
