@@ -2,6 +2,7 @@
 
 Mastodon.py and tweepy are used unmodified; tweepy's hard-coded host is redirected to the
 loopback server by a `requests.Session` subclass, so its OAuth signature covers that URL.
+The `mastodon_server` and `x_server` fixtures come from tests/fakes/fixtures.py via conftest.
 """
 
 from __future__ import annotations
@@ -29,11 +30,6 @@ from mastodon import (
 from requests_oauthlib import OAuth1
 
 from tests.fakes.fixtures import MASTODON_TOKEN, X_KEYS, serving
-
-# Imported under other names so pytest finds the fixtures without a conftest and the
-# test parameters do not shadow the imports.
-from tests.fakes.fixtures import mastodon_server as _mastodon_fixture  # noqa: F401
-from tests.fakes.fixtures import x_server as _x_fixture  # noqa: F401
 from tests.fakes.http import Fault
 from tests.fakes.mastodon_server import NOT_PROCESSED, MastodonServer, mastodon_length
 from tests.fakes.x_server import DUPLICATE, REPLY_NOT_VISIBLE, REPLY_RESTRICTED, XServer
