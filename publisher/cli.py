@@ -103,10 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None,
-         out: Callable[[str], None] | None = None) -> int:
+         out: Callable[[str], None] | None = None,
+         sleep: Callable[[float], None] | None = None) -> int:
+    """Run the CLI. `environ`, `out` and `sleep` default to the real ones (tests pass theirs)."""
     env = dict(os.environ if environ is None else environ)
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.sleep = sleep or time.sleep
     write = out or (lambda line: print(line, flush=True))
     scrub = Scrubber(_secret_values(env, None, getattr(args, "credentials", None)))
 
@@ -139,10 +142,6 @@ def _with(settings: Settings, **changes: object) -> Settings:
     from dataclasses import replace
 
     return replace(settings, **changes)  # type: ignore[arg-type]
-
-
-def sleep(seconds: float) -> None:
-    time.sleep(seconds)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +28,7 @@ def run_publish(args: argparse.Namespace, settings: Settings, env: Mapping[str, 
         if refusal:
             emit(f"error: {refusal}")
             return 1
-    runtime = Runtime(environ=env, clock=lambda: datetime.now(UTC), sleep=time.sleep,
+    runtime = Runtime(environ=env, clock=lambda: datetime.now(UTC), sleep=args.sleep,
                       emit=emit, credentials_file=args.credentials)
     result = publish(settings, now, runtime, dry_run=args.dry_run, push=not args.no_push,
                      catch_up=args.catch_up)
