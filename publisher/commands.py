@@ -38,7 +38,7 @@ def run_publish(args: argparse.Namespace, settings: Settings, env: Mapping[str, 
              else report.render_run(result, settings))
     for line in lines:
         emit(line)
-    for error in result.errors:
+    for error in [*result.warnings, *result.errors]:
         emit(f"error: {error}")
     summary = result.summary()
     if args.dry_run:
@@ -60,7 +60,7 @@ def _summary_markdown(result: object, settings: Settings, summary: str) -> str:
         urls = " ".join(r.url or r.remote_id for r in outcome.receipts if r.url or r.remote_id)
         detail = urls if outcome.status == "published" else outcome.reason
         lines.append(f"- {outcome.status}: `{item.post.path}` → {item.account} {detail}".rstrip())
-    for error in result.errors:
+    for error in [*result.warnings, *result.errors]:
         lines.append(f"- error: {error}")
     upcoming = [i for i in result.items if i.state == "scheduled"][:5]
     if upcoming:

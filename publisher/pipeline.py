@@ -69,7 +69,8 @@ class Report:
     problems: list[Problem]
     outcomes: list[Outcome] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # counted as failures
+    warnings: list[str] = field(default_factory=list)  # printed as errors, counted via items
     pushed: str | None = None
 
     def count(self, state: str) -> int:
@@ -262,7 +263,7 @@ def _connect(settings: Settings, store: CredentialStore, account_name: str, rt: 
             return rt.platform_factory(settings, credentials, rt)
         return connect(settings, credentials, rt)
     except (ConfigError, PlatformError) as exc:
-        report.errors.append(f"{exc}; its posts stay pending")
+        report.warnings.append(f"{exc}; its posts stay pending")
         return None
 
 

@@ -88,13 +88,13 @@ def _classify(post: Post, account: str, settings: Settings, ledger: Ledger, now:
     assert post.date is not None
     if post.draft:
         return Item(post, account, "draft", compose(post, account) if compose_all else None)
-    if post.date > now:
+    by_path, _ = ledger.lookup(account, "", post.path)
+    if post.date > now and not (by_path is not None and by_path.is_complete):
         composed = compose(post, account) if compose_all else None
         if composed is not None and not composed.ok:
             return Item(post, account, "invalid", composed)
         return Item(post, account, "scheduled", composed)
     # Fast path: the log already has this file complete for this account.
-    by_path, _ = ledger.lookup(account, "", post.path)
     if by_path is not None and by_path.is_complete and not compose_all:
         return Item(post, account, "published", None, by_path)
     composed = compose(post, account)

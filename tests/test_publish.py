@@ -113,6 +113,7 @@ def test_missing_credentials_keep_that_platform_pending(
     assert result.code == 1
     assert any(line.startswith("error: x: missing credentials: set X_API_KEY, X_API_SECRET, "
                                "X_ACCESS_TOKEN, X_ACCESS_TOKEN_SECRET") for line in result.lines)
+    assert result.summary == "published 1, already published 0, not due 2, failed 1, draft 2"
     assert len(mastodon_server.statuses) == 1
     assert x_server.tweets == []
     # Next run with the credentials posts only to X.
@@ -187,3 +188,22 @@ def test_no_push_commits_but_does_not_push(
     assert result.code == 0, result.text
     assert git(site.root, "log", "-1", "--format=%s").startswith("publisher: published 2")
     assert site.origin_log() == ""
+
+
+def test_published_post_moved_to_a_later_date_is_not_published_again(
+        site: Site, mastodon_server, x_server, run_cli: RunCli) -> None:
+    _site_with_launch(site)
+    env = credentials_env(mastodon_server, x_server)
+    assert run_cli("publish", "--now", NOW, env=env, cwd=site.root).code == 0
+    post = site.root / "posts/2026-12-05-launch.md"
+    post.write_text(post.read_text().replace("2026-12-05 09:00", "2026-12-20 09:00"))
+
+    check = run_cli("check", "--now", NOW, cwd=site.root)
+    later = run_cli("publish", "--now", "2026-12-20T09:00:00Z", "--catch-up", env=env,
+                    cwd=site.root)
+
+    assert "posts/2026-12-05-launch.md: warning: mastodon: already published; the edit will " \
+           "not go out" in check.lines
+    assert later.code == 0, later.text
+    assert len(mastodon_server.statuses) == 2  # the launch once, tomorrow's post once
+    assert [t["text"] for t in x_server.tweets].count(LAUNCH_TEXT) == 1
