@@ -52,7 +52,8 @@ def _now(value: str | None) -> datetime:
     text = value.strip().replace("z", "Z")
     try:
         parsed = datetime.fromisoformat(text)
-    except ValueError:
+        parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise ConfigError(f"--now {value!r} is not an ISO 8601 time such as "
                           "2026-12-05T09:00:00Z") from None
     if parsed.tzinfo is None:

@@ -17,7 +17,7 @@ from publisher.config import PLATFORM_ALIASES, Account, Settings
 from publisher.message import Attachment, Message, Options, Part, Poll
 from publisher.platforms import limits_for
 from publisher.platforms.base import Limits
-from publisher.posts import MediaRef, Post, Problem, Severity
+from publisher.posts import MediaRef, Post, Problem, Severity, parse_media
 
 VISIBILITIES = ("public", "unlisted", "private", "direct")
 # ISO 639-1 two-letter codes (Mastodon validates `language` against these).
@@ -134,7 +134,7 @@ def compose(post: Post, account: Account, settings: Settings,
     if thread_mode not in (None, "auto", False, True):
         bad("thread must be `auto` (or leave it out)", post.line("thread"))
 
-    front_media = _media_refs(fields, post)
+    front_media = _media_refs(fields, post, account, bad)
     parts: list[Part] = []
     for index, md in enumerate(parts_md):
         inline = [MediaRef(path, alt, None) for path, alt in textmod.extract_images(md)]
@@ -228,20 +228,18 @@ def _media_line(post: Post, media: Attachment) -> int | None:
     return post.line("media")
 
 
-def _media_refs(fields: Mapping[str, Any], post: Post) -> list[MediaRef]:
+def _media_refs(fields: Mapping[str, Any], post: Post, account: Account,
+                bad: Any) -> list[MediaRef]:
     value = fields.get("media")
     if value is None:
         return []
     if value is post.meta.get("media"):
         return list(post.media)
-    refs: list[MediaRef] = []
-    for item in value if isinstance(value, list) else []:
-        if isinstance(item, dict) and isinstance(item.get("path"), str):
-            alt = item.get("alt")
-            refs.append(MediaRef(item["path"], None if alt is None else str(alt)))
-        elif isinstance(item, str):
-            refs.append(MediaRef(item, None))
-    return refs
+    # An override's media list gets the same checks as the top-level one, with its lines.
+    tables = (account.name, account.platform, "twitter" if account.platform == "x" else "")
+    key = next(((t, "media") for t in tables
+                if isinstance(post.meta.get(t), dict) and "media" in post.meta[t]), ("media",))
+    return list(parse_media(value, key, bad, post.lines))
 
 
 _HASH_CACHE: dict[tuple[Path, int, int], tuple[str, str | None]] = {}

@@ -147,12 +147,21 @@ def parse_duration(value: object, key: str) -> timedelta:
     """`90`, `"90s"`, `"15m"`, `"24h"` or `"7d"` as a timedelta."""
     if isinstance(value, bool):
         raise ConfigError(f"{CONFIG_FILE}: {key} must be a duration such as \"24h\"")
-    if isinstance(value, int | float):
-        return timedelta(seconds=value)
-    m = _DURATION.match(str(value))
-    if not m:
-        raise ConfigError(f"{CONFIG_FILE}: {key} = {value!r} is not a duration such as \"24h\"")
-    return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+    try:
+        if isinstance(value, int | float):
+            seconds = float(value)
+        else:
+            m = _DURATION.match(str(value))
+            if not m:
+                raise ConfigError(
+                    f"{CONFIG_FILE}: {key} = {value!r} is not a duration such as \"24h\"")
+            seconds = float(m.group(1)) * _UNITS[m.group(2)]
+        if not 0 <= seconds <= 10 * 365 * 86400:
+            raise OverflowError
+        return timedelta(seconds=seconds)
+    except (OverflowError, ValueError):
+        raise ConfigError(f"{CONFIG_FILE}: {key} = {value!r} must be a duration between 0 and "
+                          "ten years") from None
 
 
 def _suggest(key: str, known: list[str]) -> str:
@@ -185,11 +194,16 @@ def load_settings(root: Path) -> Settings:
     """Read `publisher.toml` at `root` (optional) into Settings; unknown keys are errors."""
     path = root / CONFIG_FILE
     data: dict[str, Any] = {}
+    if not root.is_dir():
+        raise ConfigError(f"{root}: no such folder; run publisher in your posts repository "
+                          "or point -C at it")
     if path.exists():
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{CONFIG_FILE}: not valid TOML: {exc}") from exc
+        except OSError as exc:
+            raise ConfigError(f"{CONFIG_FILE}: cannot be read ({exc.strerror})") from exc
     return settings_from_mapping(root, data)
 
 
@@ -222,6 +236,8 @@ def settings_from_mapping(root: Path, data: Mapping[str, Any]) -> Settings:
     if values.get("x_content_warning", "prepend") not in ("prepend", "refuse"):
         raise ConfigError(f"{CONFIG_FILE}: x_content_warning must be \"prepend\" or \"refuse\"")
     accounts = _default_accounts()
+    if not isinstance(data.get("accounts", {}), dict):
+        raise ConfigError(f"{CONFIG_FILE}: accounts must be tables: [accounts.NAME]")
     for name, table in dict(data.get("accounts", {})).items():
         accounts[name] = _account(name, table)
     values["accounts"] = accounts
@@ -235,7 +251,10 @@ def settings_from_mapping(root: Path, data: Mapping[str, Any]) -> Settings:
                 raise ConfigError(f"{CONFIG_FILE}: platforms: unknown platform or account {p!r}")
         values["platforms"] = resolved
     if "extra_keys" in data:
-        values["extra_keys"] = tuple(str(k) for k in data["extra_keys"])
+        extra = data["extra_keys"]
+        if not isinstance(extra, list) or not all(isinstance(k, str) for k in extra):
+            raise ConfigError(f'{CONFIG_FILE}: extra_keys must be a list such as ["hero"]')
+        values["extra_keys"] = tuple(extra)
     if "mentions" in data:
         mentions = data["mentions"]
         tables = isinstance(mentions, dict) and all(isinstance(v, dict) for v in mentions.values())
@@ -245,7 +264,30 @@ def settings_from_mapping(root: Path, data: Mapping[str, Any]) -> Settings:
             )
         values["mentions"] = {k: {PLATFORM_ALIASES.get(p, p): str(h) for p, h in v.items()}
                               for k, v in mentions.items()}
+    _check_ranges(root, values)
     return Settings(root=root, **values)
+
+
+def _check_ranges(root: Path, values: Mapping[str, Any]) -> None:
+    """Values that would silently mean "never post" are errors."""
+    for key, low in (("max_per_run", 1), ("retries", 0), ("mastodon_max_characters", 1),
+                     ("mastodon_max_image_bytes", 1)):
+        if key in values and values[key] < low:
+            raise ConfigError(f"{CONFIG_FILE}: {key} must be at least {low}")
+    timeout = values.get("request_timeout")
+    if timeout is not None and not 0 < timeout <= 600:
+        raise ConfigError(f"{CONFIG_FILE}: request_timeout must be between 0 and 600 seconds")
+    if values.get("stale_after") is not None and values["stale_after"].total_seconds() <= 0:
+        raise ConfigError(f"{CONFIG_FILE}: stale_after must be longer than 0")
+    if values.get("platforms") == ():
+        raise ConfigError(f"{CONFIG_FILE}: platforms is empty: name at least one")
+    resolved = root.resolve()
+    for key in ("posts_dir", "log"):
+        if key in values:
+            target = (root / values[key]).resolve()
+            if not target.is_relative_to(resolved) or (target == resolved and key == "log"):
+                raise ConfigError(f"{CONFIG_FILE}: {key} = {values[key]!r} must be a path "
+                                  "inside the repository")
 
 
 def _account(name: str, table: object) -> Account:
@@ -253,6 +295,8 @@ def _account(name: str, table: object) -> Account:
     if not isinstance(table, dict):
         raise ConfigError(f"{where} must be a table")
     platform = PLATFORM_ALIASES.get(str(table.get("platform", "")), str(table.get("platform", "")))
+    if name in PLATFORMS and platform != name:
+        raise ConfigError(f"{where}: the account named {name!r} must have platform = {name!r}")
     if platform not in PLATFORMS:
         raise ConfigError(f"{where}: platform must be one of {list(PLATFORMS)}")
     fields = {**CREDENTIAL_FIELDS[platform], **OPTIONAL_FIELDS[platform]}
@@ -263,7 +307,9 @@ def _account(name: str, table: object) -> Account:
         if not key.endswith("_env") or key[:-4] not in fields:
             known = [f"{f}_env" for f in fields]
             raise ConfigError(f"{where}: unknown key {key!r}{_suggest(key, known)}")
-        env[key[:-4]] = str(value)
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{where}: {key} must name an environment variable")
+        env[key[:-4]] = value
     missing = [f"{f}_env" for f in CREDENTIAL_FIELDS[platform] if f not in env]
     if missing:
         raise ConfigError(f"{where}: name the variables holding its credentials: {missing}")

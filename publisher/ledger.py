@@ -70,6 +70,8 @@ class Record:
         data = json.loads(text)
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
+        if int(data.get("v", 1)) > FORMAT_VERSION:
+            raise ValueError(f"written by a newer publisher (format {data['v']}); upgrade")
         event = data["event"]
         if event not in EVENTS:
             raise ValueError(f"unknown event {event!r}")
@@ -163,7 +165,7 @@ class Ledger:
                 continue
             try:
                 records.append(Record.from_json(stripped, number))
-            except (ValueError, KeyError, TypeError) as exc:
+            except (ValueError, KeyError, TypeError, OverflowError) as exc:
                 raise LedgerError(
                     f"{path.name}:{number}: this line of the published log is damaged ({exc}); "
                     "nothing was posted. Restore it from git (`git checkout -- "
@@ -217,14 +219,18 @@ class Ledger:
         new = not self.path.exists()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         lines = "".join(r.to_json() + "\n" for r in batch)
-        with open(self.path, "a", encoding="utf-8") as fh:
-            if new:
-                fh.write(HEADER + "\n")
-            else:
-                _ensure_newline(self.path)
-            fh.write(lines)
-            fh.flush()
-            os.fsync(fh.fileno())
+        try:
+            with open(self.path, "a", encoding="utf-8") as fh:
+                if new:
+                    fh.write(HEADER + "\n")
+                else:
+                    _ensure_newline(self.path)
+                fh.write(lines)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            raise LedgerError(f"{self.path}: cannot be written ({exc.strerror}); nothing more "
+                              "is posted in this run") from exc
         if new:
             _fsync_dir(self.path.parent)
         for record in batch:

@@ -20,6 +20,7 @@ import yaml
 from frontmatter.default_handlers import BaseHandler, YAMLHandler
 
 from publisher.config import PLATFORM_ALIASES, Settings
+from publisher.errors import ConfigError
 
 Severity = Literal["error", "warning"]
 
@@ -116,6 +117,10 @@ class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
         return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
 
 
+class _NotMapping(Exception):
+    pass
+
+
 class _DuplicateKey(Exception):
     def __init__(self, key: str, line: int, first: int) -> None:
         self.key, self.line, self.first = key, line, first
@@ -161,9 +166,12 @@ class _YAML(YAMLHandler):
             node = loader.get_single_node()
             if node is None:
                 return {}
-            # Line 1 of the file is the opening `---`, so node line 0 is file line 2.
-            self.lines, self.raw = _node_lines(node, 2)
-            return loader.construct_document(node)
+            # The block starts with the newline after the opening `---`: line n is file n+1.
+            self.lines, self.raw = _node_lines(node, 1)
+            data = loader.construct_document(node)
+            if not isinstance(data, dict):
+                raise _NotMapping
+            return data
         finally:
             loader.dispose()
 
@@ -182,7 +190,7 @@ class _TOML(BaseHandler):
 
     def load(self, fm: str, **kwargs: Any) -> Any:
         table: str | None = None
-        for number, text in enumerate(fm.splitlines(), start=2):
+        for number, text in enumerate(fm.splitlines(), start=1):
             m = re.match(r"\s*\[([A-Za-z0-9_.-]+)\]\s*$", text)
             if m:
                 table = m.group(1)
@@ -217,17 +225,32 @@ def resolve_date(value: object, zone: ZoneInfo | None) -> tuple[datetime, str | 
     An offset in the value wins; a zone-less value is local time in `zone`; a date alone is
     00:00 there. Raises DateProblem with a message that says how to fix the value.
     """
+    try:
+        return _resolve_date(value, zone)
+    except OverflowError:
+        raise DateProblem(f"date {value!s} is out of range: use a date between years 2 and "
+                          "9998") from None
+
+
+def _resolve_date(value: object, zone: ZoneInfo | None) -> tuple[datetime, str | None]:
     if isinstance(value, datetime):
         dt = value
     elif isinstance(value, date):
         dt = datetime(value.year, value.month, value.day)  # noqa: DTZ001 - zone applied below
     elif isinstance(value, str):
         dt = _parse_date_text(value.strip())
+    elif value is None:
+        raise DateProblem("date is empty: write it as 2026-12-05 09:00")
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        raise DateProblem(f"date was read as the number {value} (YAML reads 10:30 as 630): "
+                          "write a full date such as 2026-12-05 10:30")
     else:
-        raise DateProblem(
-            f"date must be a date and time such as 2026-12-05 09:00, not {type(value).__name__}"
-        )
+        raise DateProblem("date must be a date and time such as 2026-12-05 09:00")
     if dt.tzinfo is not None:
+        offset = dt.utcoffset()
+        if offset is not None and not timedelta(hours=-12) <= offset <= timedelta(hours=14):
+            raise DateProblem(f"date {value!s} has an offset outside -12:00..+14:00; "
+                              "check the offset")
         return dt.astimezone(UTC), None
     if zone is None:
         raise DateProblem(
@@ -252,6 +275,8 @@ def _parse_date_text(text: str) -> datetime:
         tz = "+00:00"
     elif tz and ":" not in tz:
         tz = f"{tz[:3]}:{tz[3:] or '00'}"
+    if tz and int(tz[-2:]) > 59:
+        raise DateProblem(f"date {text!r} has an offset with more than 59 minutes")
     iso = f"{m.group('date')}T{clock.replace(',', '.')}{tz or ''}"
     try:
         return datetime.fromisoformat(iso)
@@ -283,7 +308,8 @@ def iter_post_files(settings: Settings) -> Iterator[Path]:
     """Every Markdown file under the posts folder, recursively, in a stable order."""
     base = settings.posts_path
     if not base.is_dir():
-        return
+        raise ConfigError(f"the posts folder {settings.posts_dir!r} does not exist in "
+                          f"{settings.root}: create it or set posts_dir in publisher.toml")
     for path in sorted(base.rglob("*")):
         if path.suffix.lower() in (".md", ".markdown") and path.is_file():
             yield path
@@ -295,16 +321,28 @@ def load_posts(settings: Settings, paths: Iterable[Path] | None = None) -> list[
 
 
 def relpath(settings: Settings, file: Path) -> str:
-    try:
-        return file.resolve().relative_to(settings.root.resolve()).as_posix()
-    except ValueError:
-        return file.as_posix()
+    for path, root in ((file, settings.root), (file.resolve(), settings.root.resolve())):
+        try:
+            return path.relative_to(root).as_posix()
+        except ValueError:
+            continue
+    return file.as_posix()
 
 
 def load_post(settings: Settings, file: Path) -> Post:
     """Read one post; never raises for bad content, which becomes Problems instead."""
     rel = relpath(settings, file)
     problems: list[Problem] = []
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        rel = rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        return Post(rel, file, None, (), False, "", (), {}, {}, (Problem(
+            rel, None, "error", "the file name is not UTF-8: rename the file"),))
+    if not file.resolve().is_relative_to(settings.root.resolve()):
+        return Post(rel, file, None, (), False, "", (), {}, {}, (Problem(
+            rel, None, "error", "the file lies outside the repository (a symlink?): keep "
+            "posts inside it"),))
 
     def bad(message: str, line: int | None = None, severity: Severity = "error") -> None:
         problems.append(Problem(rel, line, severity, message))
@@ -334,13 +372,22 @@ def load_post(settings: Settings, file: Path) -> Post:
         post = frontmatter.loads(text, handler=handler)
     except _DuplicateKey as dup:
         return broken(
-            f"duplicate key {dup.key!r} (first on line {dup.first + 2}): keep only one",
-            dup.line + 2,
+            f"duplicate key {dup.key!r} (first on line {dup.first + 1}): keep only one",
+            dup.line + 1,
         )
     except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 2 if exc.problem_mark else None
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
         return broken(f"front matter is not valid YAML: {exc.problem}", line)
-    except (yaml.YAMLError, tomllib.TOMLDecodeError, ValueError) as exc:
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        reason = re.sub(r"\s*\(at line.*\)$", "", str(exc))
+        return broken(f"front matter is not valid TOML: {reason}",
+                      int(m.group(1)) if m else None)
+    except _NotMapping:
+        return broken("front matter must be `key: value` lines", 2)
+    except TypeError:
+        return broken("front matter keys must be names (a number or true/false as a key?)", 1)
+    except (yaml.YAMLError, ValueError) as exc:
         return broken(f"front matter is not valid: {exc}", None)
     meta: dict[str, Any] = dict(post.metadata)
     body = post.content
@@ -374,7 +421,7 @@ def load_post(settings: Settings, file: Path) -> Post:
             bad(str(exc), key_line("date"))
 
     targets = _targets(meta, settings, bad, key_line)
-    media = _media(meta.get("media"), ("media",), bad, lines)
+    media = parse_media(meta.get("media"), ("media",), bad, lines)
     return Post(rel, file, when, targets, draft, body, media, meta, lines, tuple(problems))
 
 
@@ -403,7 +450,7 @@ def _targets(meta: Mapping[str, Any], settings: Settings, bad: Any,
     return tuple(out)
 
 
-def _media(value: object, key: tuple[Any, ...], bad: Any,
+def parse_media(value: object, key: tuple[Any, ...], bad: Any,
            lines: Mapping[tuple[Any, ...], int]) -> tuple[MediaRef, ...]:
     if value is None:
         return ()
@@ -422,7 +469,10 @@ def _media(value: object, key: tuple[Any, ...], bad: Any,
         if unknown:
             bad(f"media entry has unknown keys {sorted(unknown)}: use path and alt", line)
         alt = item.get("alt")
-        if alt is not None and not isinstance(alt, str):
+        if alt is not None and not isinstance(alt, str | int | float):
+            bad("alt must be text", lines.get((*key, i, "alt"), line))
+            alt = None
+        elif alt is not None and not isinstance(alt, str):
             bad("alt must be text; quote it", lines.get((*key, i, "alt"), line))
             alt = str(alt)
         out.append(MediaRef(item["path"], alt, line))

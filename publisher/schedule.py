@@ -76,9 +76,15 @@ def plan(
             for account in post.targets or ("-",):
                 items.append(Item(post, account, "invalid"))
             continue
-        for account in post.targets:
-            items.append(_classify(post, account, settings, ledger, now, compose, catch_up,
-                                   compose_all))
+        own = [_classify(post, account, settings, ledger, now, compose, catch_up, compose_all)
+               for account in post.targets]
+        broken = [i.account for i in own if i.state == "invalid"]
+        if broken:
+            # Nothing is posted from a file with errors, not even to the platforms it suits.
+            own = [i if i.state in ("invalid", "published", "draft") else
+                   Item(post, i.account, "invalid", i.composed, i.entry,
+                        note=f"errors for {', '.join(broken)}") for i in own]
+        items.extend(own)
     items.sort(key=lambda i: (i.post.date or now, i.post.path, i.account))
     return _cap(items, settings.max_per_run)
 
