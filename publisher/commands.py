@@ -81,6 +81,7 @@ def run_check(args: argparse.Namespace, settings: Settings, env: Mapping[str, st
     _, posts, items = load(settings, now, compose_all=True, paths=paths)
     problems = collect_problems(posts, items)
     problems += _published_warnings(items)
+    problems += _x_duplicate_warnings(items)
     for problem in problems:
         emit(_format_problem(problem, args.format))
     errors = sum(1 for p in problems if p.severity == "error")
@@ -93,8 +94,31 @@ def _published_warnings(items: list) -> list[Problem]:  # type: ignore[type-arg]
     out: list[Problem] = []
     for item in items:
         if item.state == "published" and item.changed:
-            out.append(Problem(item.post.path, None, "warning",
-                               f"{item.account}: already published; the edit will not go out"))
+            out.append(Problem(item.post.path, item.post.line("date"), "warning",
+                               f"{item.account}: already published; this edit will not go out "
+                               "(to post it again, make it a new post with a new date)"))
+    return out
+
+
+def _x_duplicate_warnings(items: list) -> list[Problem]:  # type: ignore[type-arg]
+    """X refuses a post whose text it has seen before: warn before the run finds out."""
+    out: list[Problem] = []
+    seen: dict[tuple[str, str], str] = {}  # (account, text) -> the earlier post
+    for item in items:  # oldest first
+        message = item.composed.message if item.composed else None
+        if message is None or message.platform != "x" or item.state in ("draft", "invalid"):
+            continue
+        for n, part in enumerate(message.parts):
+            key = (item.account, part.text.strip())
+            earlier = seen.get(key)
+            if earlier is not None and earlier != item.post.path and item.state != "published":
+                where = f"part {n + 1}: " if len(message.parts) > 1 else ""
+                out.append(Problem(
+                    item.post.path, item.post.line(message.platform) or item.post.body_line,
+                    "warning", f"{item.account}: {where}text identical to {earlier}; X refuses "
+                    "duplicate content, so change the text for X"))
+            elif part.text.strip():
+                seen.setdefault(key, item.post.path)
     return out
 
 

@@ -218,7 +218,7 @@ def check_message(message: Message, lim: Limits, post: Post, settings: Settings)
 
 
 def _body_line(post: Post) -> int | None:
-    return None
+    return post.body_line
 
 
 def _media_line(post: Post, media: Attachment) -> int | None:
@@ -335,8 +335,13 @@ def _poll(fields: Mapping[str, Any], lim: Limits, bad: Any, post: Post) -> Poll 
         return None
     line = post.line("poll")
     if not isinstance(value, dict) or not isinstance(value.get("options"), list):
-        bad("poll needs options: `poll: {options: [Yes, No], duration: 1d}`", line)
+        bad('poll needs options: `poll: {options: ["Yes", "No"], duration: 1d}`', line)
         return None
+    for option in value["options"]:
+        if isinstance(option, bool) or not isinstance(option, str):
+            # YAML 1.1 reads Yes/No/On/Off as booleans: the poll would say "True".
+            bad(f"poll option {option!r} was read as {type(option).__name__}, not text "
+                '(YAML 1.1 reads Yes/No as true/false); quote it: options: ["Yes", "No"]', line)
     options = [str(o) for o in value["options"]]
     lo, hi = lim.poll_options
     if not lo <= len(options) <= hi:

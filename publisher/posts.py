@@ -60,6 +60,7 @@ class Post:
     meta: Mapping[str, Any]
     lines: Mapping[tuple[Any, ...], int] = field(default_factory=dict)
     problems: tuple[Problem, ...] = ()
+    body_line: int | None = None  # the file line where the body starts
 
     @property
     def is_valid(self) -> bool:
@@ -127,9 +128,9 @@ class _DuplicateKey(Exception):
 
 
 def _node_lines(node: yaml.Node, offset: int) -> tuple[dict[tuple[Any, ...], int], dict[str, str]]:
-    """Lines of keys and list items (1-based, in the file) and raw text of top-level scalars."""
+    """Lines of keys and list items (1-based, in the file) and the raw text of scalars."""
     lines: dict[tuple[Any, ...], int] = {}
-    raw: dict[str, str] = {}
+    raw: dict[tuple[Any, ...], str] = {}
 
     def walk(n: yaml.Node, path: tuple[Any, ...], depth: int) -> None:
         if depth > 4:
@@ -139,14 +140,14 @@ def _node_lines(node: yaml.Node, offset: int) -> tuple[dict[tuple[Any, ...], int
                 if isinstance(k, yaml.ScalarNode):
                     p = (*path, k.value)
                     lines[p] = k.start_mark.line + offset
-                    if depth == 0 and isinstance(v, yaml.ScalarNode):
-                        raw[k.value] = v.value
                     walk(v, p, depth + 1)
         elif isinstance(n, yaml.SequenceNode):
             for i, item in enumerate(n.value):
                 p = (*path, i)
                 lines[p] = item.start_mark.line + offset
                 walk(item, p, depth + 1)
+        elif isinstance(n, yaml.ScalarNode) and not n.style:  # '' from the C loader
+            raw[path] = n.value  # plain (unquoted) scalars are the ones YAML 1.1 reinterprets
 
     walk(node, (), 0)
     return lines, raw
@@ -158,7 +159,8 @@ class _YAML(YAMLHandler):
     def __init__(self) -> None:
         super().__init__()
         self.lines: dict[tuple[Any, ...], int] = {}
-        self.raw: dict[str, str] = {}
+        self.raw: dict[tuple[Any, ...], str] = {}
+        self.offset = 1  # file line of the front-matter text's first line
 
     def load(self, fm: str, **kwargs: Any) -> Any:
         loader = _Loader(fm)
@@ -166,8 +168,7 @@ class _YAML(YAMLHandler):
             node = loader.get_single_node()
             if node is None:
                 return {}
-            # The block starts with the newline after the opening `---`: line n is file n+1.
-            self.lines, self.raw = _node_lines(node, 1)
+            self.lines, self.raw = _node_lines(node, self.offset)
             data = loader.construct_document(node)
             if not isinstance(data, dict):
                 raise _NotMapping
@@ -186,11 +187,12 @@ class _TOML(BaseHandler):
     def __init__(self) -> None:
         super().__init__()
         self.lines: dict[tuple[Any, ...], int] = {}
-        self.raw: dict[str, str] = {}
+        self.raw: dict[tuple[Any, ...], str] = {}
+        self.offset = 1
 
     def load(self, fm: str, **kwargs: Any) -> Any:
         table: str | None = None
-        for number, text in enumerate(fm.splitlines(), start=1):
+        for number, text in enumerate(fm.splitlines(), start=self.offset):
             m = re.match(r"\s*\[([A-Za-z0-9_.-]+)\]\s*$", text)
             if m:
                 table = m.group(1)
@@ -365,18 +367,23 @@ def load_post(settings: Settings, file: Path) -> Post:
     else:
         return broken("no front matter: start the file with a line '---', then `date:` etc.", 1)
     try:
-        handler.split(text)
+        fm_text, raw_body = handler.split(text)
     except ValueError:
         return broken(f"front matter is not closed: add a line '{first}' after the last key", 1)
+    # The library hands the handler the text after the opening delimiter's match; count the
+    # lines before it so every key is reported on its own line of the file.
+    opening = handler.FM_BOUNDARY.search(text)
+    handler.offset = offset = text[: opening.end() if opening else 0].count("\n") + 1
+    closing_line = offset + fm_text.count("\n")
     try:
         post = frontmatter.loads(text, handler=handler)
     except _DuplicateKey as dup:
         return broken(
-            f"duplicate key {dup.key!r} (first on line {dup.first + 1}): keep only one",
-            dup.line + 1,
+            f"duplicate key {dup.key!r} (first on line {dup.first + offset}): keep only one",
+            dup.line + offset,
         )
     except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        line = exc.problem_mark.line + offset if exc.problem_mark else None
         return broken(f"front matter is not valid YAML: {exc.problem}", line)
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"\(at line (\d+), column \d+\)", str(exc))
@@ -400,7 +407,7 @@ def load_post(settings: Settings, file: Path) -> Post:
         return lines.get(key)
 
     _check_keys(meta, settings, bad, key_line)
-    _check_yaml_traps(meta, raw, bad, key_line)
+    _check_yaml_traps(meta, raw, bad, lines, settings)
 
     draft = meta.get("draft") is True or meta.get("published") is False
     for flag in ("draft", "published"):
@@ -422,7 +429,16 @@ def load_post(settings: Settings, file: Path) -> Post:
 
     targets = _targets(meta, settings, bad, key_line)
     media = parse_media(meta.get("media"), ("media",), bad, lines)
-    return Post(rel, file, when, targets, draft, body, media, meta, lines, tuple(problems))
+    return Post(rel, file, when, targets, draft, body, media, meta, lines, tuple(problems),
+                body_line=_first_text_line(raw_body, closing_line))
+
+
+def _first_text_line(body: str, start: int) -> int:
+    """The line of the body's first non-blank line (or where the body starts)."""
+    for number, line in enumerate(body.split("\n"), start=start):
+        if line.strip():
+            return number
+    return start
 
 
 def _targets(meta: Mapping[str, Any], settings: Settings, bad: Any,
@@ -473,8 +489,7 @@ def parse_media(value: object, key: tuple[Any, ...], bad: Any,
             bad("alt must be text", lines.get((*key, i, "alt"), line))
             alt = None
         elif alt is not None and not isinstance(alt, str):
-            bad("alt must be text; quote it", lines.get((*key, i, "alt"), line))
-            alt = str(alt)
+            alt = str(alt)  # a number or true/false: named by the YAML trap check
         out.append(MediaRef(item["path"], alt, line))
     return tuple(out)
 
@@ -486,9 +501,13 @@ def _check_keys(meta: Mapping[str, Any], settings: Settings, bad: Any, key_line:
         if key in allowed:
             continue
         close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.75)
-        if close:
+        if key == "images" and "media" not in meta and _looks_like_media(meta[key]):
+            # Shaped like our media list: the author means attachments, which would be lost.
+            bad("unknown key 'images' (did you mean 'media'?): images are attached from "
+                "`media:`; rename the key", key_line(key))
+        elif close:
             # A typo of a key we act on changes what gets posted (`draf: true`): an error.
-            bad(f"unknown key {key!r} (did you mean {close[0]!r}?)", key_line(key))
+            bad(f"unknown key {key!r}: did you mean {close[0]!r}? Rename it", key_line(key))
         else:
             bad(f"unknown key {key!r} is ignored (list it under extra_keys in publisher.toml "
                 "to silence this)", key_line(key), "warning")
@@ -503,32 +522,72 @@ def _check_keys(meta: Mapping[str, Any], settings: Settings, bad: Any, key_line:
                     did = f" (did you mean {hint[0]!r}?)" if hint else ""
                     bad(f"{name}: unknown key {sub!r}{did}; allowed: {', '.join(OVERRIDABLE)}",
                         key_line(name, sub) or key_line(name))
-        elif table is not None and not isinstance(table, str):
+        elif table is not None and not isinstance(table, str | bool | int | float):
             bad(f"{name} must be the text for that platform or a table of overrides",
                 key_line(name))
 
 
+def _looks_like_media(value: object) -> bool:
+    return isinstance(value, list) and any(isinstance(i, dict) and "path" in i for i in value)
+
+
 _TEXT_KEYS = ("content_warning", "language", "visibility", "thread", "id")
 _SEXAGESIMAL = re.compile(r"^[-+]?\d+(?::[0-5]?\d)+$")
-_BOOL_WORDS = {"yes", "no", "on", "off", "y", "n", "true", "false"}
 
 
-def _check_yaml_traps(meta: Mapping[str, Any], raw: Mapping[str, str], bad: Any,
-                      key_line: Any) -> None:
-    """Name YAML 1.1's surprises plainly: `no` read as false, `10:30` read as 630."""
-    for key in (*_TEXT_KEYS, "mastodon", "x", "twitter"):
-        if key not in meta or isinstance(meta[key], str | dict) or meta[key] is None:
+def _text_paths(meta: Mapping[str, Any], settings: Settings) -> Iterator[tuple[Any, ...]]:
+    """Every front-matter path whose value is sent as text (so must be a string)."""
+    text_subkeys = ("text", "content_warning", "language", "visibility", "thread")
+    tables = [*settings.accounts, *PLATFORM_ALIASES]
+    yield from ((k,) for k in (*_TEXT_KEYS, *tables))
+    for name in tables:
+        yield from ((name, k) for k in text_subkeys)
+        yield ("social", name)
+        yield from (("social", name, k) for k in text_subkeys)
+    for prefix in [(), *((name,) for name in tables), *(("social", n) for n in tables)]:
+        container: Any = meta
+        for step in prefix:
+            container = container.get(step) if isinstance(container, dict) else None
+        if not isinstance(container, dict):
             continue
-        value, text = meta[key], raw.get(key, str(meta[key]))
-        if isinstance(value, bool) and text.lower() in _BOOL_WORDS:
-            bad(f"{key}: {text} was read as {str(value).lower()} (YAML 1.1); "
-                f"quote it: {key}: \"{text}\"", key_line(key))
+        media, poll = container.get("media"), container.get("poll")
+        for i in range(len(media) if isinstance(media, list) else 0):
+            yield (*prefix, "media", i)
+            yield (*prefix, "media", i, "path")
+            yield (*prefix, "media", i, "alt")
+        options = poll.get("options") if isinstance(poll, dict) else None
+        for i in range(len(options) if isinstance(options, list) else 0):
+            yield (*prefix, "poll", "options", i)
+
+
+def _check_yaml_traps(meta: Mapping[str, Any], raw: Mapping[tuple[Any, ...], str], bad: Any,
+                      lines: Mapping[tuple[Any, ...], int], settings: Settings) -> None:
+    """Name YAML 1.1's surprises plainly where text is expected: `no` read as false, `10:30`
+    read as the number 630, `2026` read as a number."""
+    for path in _text_paths(meta, settings):
+        value: Any = meta
+        for step in path:
+            found = (isinstance(value, dict) and step in value) or (
+                isinstance(value, list) and isinstance(step, int) and step < len(value))
+            if found:
+                value = value[step]
+            else:
+                value = None
+                break
+        if not isinstance(value, bool | int | float):
+            continue
+        name = ".".join(str(p) for p in path)
+        text = raw.get(path, str(value).lower() if isinstance(value, bool) else str(value))
+        fix = f'quote it: "{text}"'
+        where = lines.get(path) or lines.get(path[:-1]) or lines.get(path[:1])
+        if isinstance(value, bool):
+            bad(f"{name}: {text} was read as {str(value).lower()} (YAML 1.1), not text; {fix}",
+                where)
         elif isinstance(value, int) and _SEXAGESIMAL.match(text):
-            bad(f"{key}: {text} was read as the number {value} (YAML 1.1 base-60); "
-                f"quote it: {key}: \"{text}\"", key_line(key))
-        elif isinstance(value, int | float):
-            bad(f"{key}: {text} was read as a number; quote it: {key}: \"{text}\"",
-                key_line(key))
+            bad(f"{name}: {text} was read as the number {value} (YAML 1.1 base-60); {fix}",
+                where)
+        else:
+            bad(f"{name}: {text} was read as a number, not text; {fix}", where)
 
 
 def due_in(when: datetime, now: datetime) -> timedelta:
