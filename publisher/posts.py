@@ -127,7 +127,8 @@ class _DuplicateKey(Exception):
         self.key, self.line, self.first = key, line, first
 
 
-def _node_lines(node: yaml.Node, offset: int) -> tuple[dict[tuple[Any, ...], int], dict[str, str]]:
+def _node_lines(node: yaml.Node, offset: int
+                ) -> tuple[dict[tuple[Any, ...], int], dict[tuple[Any, ...], str]]:
     """Lines of keys and list items (1-based, in the file) and the raw text of scalars."""
     lines: dict[tuple[Any, ...], int] = {}
     raw: dict[tuple[Any, ...], str] = {}
