@@ -4,7 +4,6 @@ Imported only after argument parsing, so `publisher --help` stays cheap."""
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +13,7 @@ from publisher.config import Settings
 from publisher.errors import ConfigError
 from publisher.ledger import Ledger, Record
 from publisher.pipeline import Runtime, collect_problems, load, publish
-from publisher.posts import Problem
+from publisher.posts import Problem, relpath
 
 Emit = Callable[[str], None]
 NowFn = Callable[[str | None], datetime]
@@ -133,25 +132,44 @@ def _format_problem(problem: Problem, fmt: str) -> str:
 
 def run_plan(args: argparse.Namespace, settings: Settings, env: Mapping[str, str], emit: Emit,
              now_fn: NowFn) -> int:
+    """Posts in date order with their state; rendering lives in `planview`."""
+    from publisher import planview
+
     now = now_fn(args.now)
-    _, _, items = load(settings, now, compose_all=True)
-    lines = []
-    for item in items:
-        state = item.state
-        extra = f" ({item.note})" if item.note else ""
-        lines.append(f"{report.when(item.post.date, settings.zone)}  {state:<9}  "
-                     f"{item.post.path} -> {item.account}{extra}")
-    text = "\n".join(lines)
-    if args.format == "json":
-        text = json.dumps([{"post": i.post.path, "account": i.account, "state": i.state,
-                            "date": i.post.date.isoformat() if i.post.date else None}
-                           for i in items], indent=2)
-    if args.output:
-        Path(args.output).write_text(text + "\n", encoding="utf-8")
+    _, posts, items = load(settings, now, compose_all=True)
+    problems = collect_problems(posts, items) + _published_warnings(items)
+    problems += _x_duplicate_warnings(items)
+    changed = None if args.changed is None else [_repo_path(settings, p) for p in args.changed]
+    views = planview.build(items, problems, changed or ())
+    if args.format == "ics":
+        data = planview.render_ics(views, settings, now)
+        if args.output:
+            Path(args.output).write_bytes(data)
+        else:
+            for line in data.decode("utf-8").split("\r\n")[:-1]:
+                emit(line + "\r")  # the line break that follows makes it CRLF, as RFC 5545 asks
+        return 0
+    if args.format == "markdown":
+        lines = planview.render_markdown(views, settings, now, changed)
+    elif args.format == "json":
+        lines = planview.render_json(views, settings, now)
     else:
-        for line in text.splitlines():
+        lines = planview.render_text(views, settings, now)
+    if args.output:
+        Path(args.output).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    else:
+        for line in lines:
             emit(line)
     return 0
+
+
+def _repo_path(settings: Settings, name: str) -> str:
+    """A path as given on the command line (relative to here or to the repository) as the
+    repository-relative path posts are known by."""
+    path = Path(name)
+    if not path.is_absolute() and not path.exists():
+        path = settings.root / path
+    return relpath(settings, path)
 
 
 def run_resolve(args: argparse.Namespace, settings: Settings, env: Mapping[str, str],
