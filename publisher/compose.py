@@ -95,6 +95,10 @@ def compose(post: Post, account: Account, settings: Settings,
     def bad(message: str, line: int | None = None, severity: Severity = "error") -> None:
         problems.append(Problem(post.path, line, severity, f"{label}: {message}"))
 
+    def bad_file(message: str, line: int | None = None) -> None:
+        # The same for every platform: without the account, so it is reported once.
+        problems.append(Problem(post.path, line, "error", message))
+
     if post.date is None:
         return Composed(None, ())
     fields = fields_for(post, account)
@@ -139,7 +143,8 @@ def compose(post: Post, account: Account, settings: Settings,
     for index, md in enumerate(parts_md):
         inline = [MediaRef(path, alt, None) for path, alt in textmod.extract_images(md)]
         refs = (list(front_media) if index == 0 else []) + inline
-        attachments = tuple(a for a in (_attach(r, post, settings, bad) for r in refs) if a)
+        attachments = tuple(a for a in (_attach(r, post, settings, bad_file) for r in refs)
+                            if a)
         plain = _map_mentions(textmod.to_plain_text(md), account.platform, settings)
         parts.append(Part(plain, attachments))
 

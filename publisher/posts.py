@@ -89,6 +89,7 @@ BLOG_KEYS = (
     "description", "summary", "slug", "lastmod", "updated", "excerpt", "image", "permalink",
     "aliases", "weight", "series", "keywords", "toc", "comments", "lang", "url", "type",
     "cover", "hero", "canonical_url", "expirydate", "publishdate",
+    "$schema",  # an editor's schema association (see README, "Editors")
 )
 
 
