@@ -172,8 +172,9 @@ def render_markdown(views: Sequence[PostView], settings: Settings, now: datetime
     """The pull-request summary: changed posts first, then the rest of the schedule, then
     whatever needs a person."""
     out = ["## Posting plan", "",
-           f"Planned at {now:%Y-%m-%dT%H:%M:%SZ}. Each block is exactly what the platform "
-           "receives, with its length against the platform's limit."]
+           f"Planned at {now:%Y-%m-%dT%H:%M:%SZ}. In each block, the lines after `| ` are "
+           "exactly the text the platform receives; the count is the platform's own, against "
+           "its limit."]
     if changed is not None:
         mine = [v for v in views if v.changed]
         out += ["", "### Posts changed in this pull request"]
