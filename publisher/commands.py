@@ -102,7 +102,7 @@ def _published_warnings(items: list) -> list[Problem]:  # type: ignore[type-arg]
 def _x_duplicate_warnings(items: list) -> list[Problem]:  # type: ignore[type-arg]
     """X refuses a post whose text it has seen before: warn before the run finds out."""
     out: list[Problem] = []
-    seen: dict[tuple[str, str], str] = {}  # (account, text) -> the earlier post
+    seen: dict[tuple[str, str], tuple[str, int]] = {}  # (account, text) -> (post, part)
     for item in items:  # oldest first
         message = item.composed.message if item.composed else None
         if message is None or message.platform != "x" or item.state in ("draft", "invalid"):
@@ -110,14 +110,16 @@ def _x_duplicate_warnings(items: list) -> list[Problem]:  # type: ignore[type-ar
         for n, part in enumerate(message.parts):
             key = (item.account, part.text.strip())
             earlier = seen.get(key)
-            if earlier is not None and earlier != item.post.path and item.state != "published":
+            if earlier is not None and item.state != "published":
                 where = f"part {n + 1}: " if len(message.parts) > 1 else ""
+                same = earlier[0] == item.post.path
+                other = f"part {earlier[1] + 1} of this thread" if same else earlier[0]
                 out.append(Problem(
                     item.post.path, item.post.line(message.platform) or item.post.body_line,
-                    "warning", f"{item.account}: {where}text identical to {earlier}; X refuses "
+                    "warning", f"{item.account}: {where}text identical to {other}; X refuses "
                     "duplicate content, so change the text for X"))
             elif part.text.strip():
-                seen.setdefault(key, item.post.path)
+                seen[key] = (item.post.path, n)
     return out
 
 
