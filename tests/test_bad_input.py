@@ -33,7 +33,7 @@ def test_an_error_for_one_platform_blocks_the_file_for_every_platform(
     assert result.code == 1
     assert [s["text"] for s in mastodon_server.statuses] == ["A good neighbour."]
     assert [t["text"] for t in x_server.tweets] == ["A good neighbour."]
-    assert any(line.startswith("posts/long.md: error: x: text is 319 characters")
+    assert any(line.startswith("posts/long.md:4: error: x: text is 319 characters")
                for line in result.lines)
 
 

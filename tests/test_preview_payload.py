@@ -14,7 +14,8 @@ from tests.conftest import DATA, ROOT, RunCli, Site, credentials_env
 EARLY = "2026-12-01T00:00:00Z"  # every post below is still ahead
 LATE = "2027-02-01T00:00:00Z"  # every post below is due (with --catch-up)
 DATA_POSTS = {
-    "check/med03_alt_text.md": "posts/med03_alt_text.md",  # quoted, multi-line, missing alt
+    # MED-03 with a media list per platform: quoted, multi-line, missing and 1,341-character alt
+    "preview/med03_alt_per_platform.md": "posts/med03_alt_per_platform.md",
     "check/fm07_toml_hugo_post.md": "posts/fm07_toml_hugo_post.md",  # TOML, [social] text
     "check/tt03_mastodon_498.md": "posts/tt03_mastodon_498.md",  # CW, remote mention, long URL
     "preview/unicode_auto_thread.md": "posts/unicode_auto_thread.md",  # emoji, CJK, auto thread
@@ -120,19 +121,19 @@ def test_preview_is_byte_for_byte_what_the_servers_receive(
                                          cwd=site.root).lines)
     run = run_cli("publish", "--catch-up", "--now", LATE, env=env, cwd=site.root)
 
-    # What should go out: every example post except the draft, every data post; on X the
-    # MED-03 post is refused by check (alt text over 1,000) and never sent.
+    # What should go out: every example post except the draft, every data post.
     assert sorted(dry) == sorted([
         ("posts/2027-01-05-launch.md", "mastodon"), ("posts/2027-01-05-launch.md", "x"),
         ("posts/2027-01-12-office-hours.md", "mastodon"),
         ("posts/2027-01-20-release-thread.md", "mastodon"),
         ("posts/2027-01-20-release-thread.md", "x"),
-        ("posts/med03_alt_text.md", "mastodon"),
+        ("posts/med03_alt_per_platform.md", "mastodon"),
+        ("posts/med03_alt_per_platform.md", "x"),
         ("posts/fm07_toml_hugo_post.md", "mastodon"), ("posts/fm07_toml_hugo_post.md", "x"),
         ("posts/tt03_mastodon_498.md", "mastodon"), ("posts/tt03_mastodon_498.md", "x"),
         ("posts/unicode_auto_thread.md", "mastodon"), ("posts/unicode_auto_thread.md", "x"),
     ])
-    assert run.summary.startswith("published 12, already published 0, not due 0, failed 1"), \
+    assert run.summary.startswith("published 13, already published 0, not due 0, failed 0"), \
         run.text
     # The pull-request preview and the dry run show the same thing.
     assert {k: markdown[k] for k in dry} == dry
@@ -154,7 +155,9 @@ def test_preview_is_byte_for_byte_what_the_servers_receive(
     assert "Badge text: 'Release 3.0: ready'" in alts
     assert None in alts  # team-photo.jpg, allowed without alt text by the configuration
     assert len([a for a in alts if a and len(a) == 1341]) == 1
-    assert len(x_sent) == 1 + 1 + 1 + 1 + 4  # launch, release, hugo, tt03, 4-part auto thread
+    assert "Whiteboard photo. Left column: goals.\nRight column: owners." in [
+        a for s in x_sent for a in s.alts]
+    assert len(x_sent) == 1 + 1 + 1 + 1 + 1 + 4  # 5 posts, and a thread of 4 parts
     assert any("東京" in s.text and "👩‍💻" in s.text for s in x_sent)
 
 

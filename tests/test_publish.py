@@ -202,8 +202,8 @@ def test_published_post_moved_to_a_later_date_is_not_published_again(
     later = run_cli("publish", "--now", "2026-12-20T09:00:00Z", "--catch-up", env=env,
                     cwd=site.root)
 
-    assert "posts/2026-12-05-launch.md: warning: mastodon: already published; the edit will " \
-           "not go out" in check.lines
+    assert "posts/2026-12-05-launch.md:2: warning: mastodon: already published; this edit " \
+           "will not go out (to post it again, make it a new post with a new date)" in check.lines
     assert later.code == 0, later.text
     assert len(mastodon_server.statuses) == 2  # the launch once, tomorrow's post once
     assert [t["text"] for t in x_server.tweets].count(LAUNCH_TEXT) == 1
