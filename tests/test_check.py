@@ -399,3 +399,14 @@ def test_check_of_a_missing_file_is_a_usage_error(tmp_path: Path, run_cli: RunCl
 
     assert code == 2
     assert lines == [f"error: {root / 'posts' / 'nope.md'}: no such file"]
+
+
+def test_line_numbers_count_blank_lines_after_the_opening_delimiter(
+        tmp_path: Path, run_cli: RunCli) -> None:
+    root = make_site(tmp_path)
+    (root / "posts" / "gap.md").write_text("---\n\ntitle: x\ndate: 2026-12-05 25:00\n---\nB\n")
+
+    _, lines = check(run_cli, root)
+
+    assert lines[0] == ("posts/gap.md:4: error: date '2026-12-05 25:00' does not exist (hour "
+                        "must be in 0..23)")
