@@ -137,6 +137,11 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except KeyboardInterrupt:
         emit("interrupted")
         return 130
+    except BrokenPipeError:
+        # `publisher plan | head`: the reader went away; say nothing more.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 def _with(settings: Settings, **changes: object) -> Settings:
