@@ -72,9 +72,7 @@ def fields_for(post: Post, account: Account) -> dict[str, Any]:
                               ("media", "content_warning", "sensitive", "visibility", "language",
                                "poll", "thread") if k in meta}
     social = meta.get("social") if isinstance(meta.get("social"), dict) else {}
-    names = [account.platform] + [a for a, p in PLATFORM_ALIASES.items() if p == account.platform]
-    if account.name != account.platform:
-        names.append(account.name)
+    names = _override_names(account)
     for source in (social, meta):
         for name in names:
             override = source.get(name) if isinstance(source, Mapping) else None
@@ -102,7 +100,16 @@ def compose(post: Post, account: Account, settings: Settings,
     if post.date is None:
         return Composed(None, ())
     fields = fields_for(post, account)
-    override_line = post.line(account.platform) or post.line(account.name)
+
+    def line_of(key: str) -> int | None:
+        """The line of `key`, in the override that set it when one did."""
+        for name in _override_names(account):
+            for where in ((name, key), ("social", name, key)):
+                if where in post.lines:
+                    return post.lines[where]
+        return post.line(key)
+
+    override_line = line_of("text") or post.line(account.platform) or post.line(account.name)
     markdown = fields.get("text")
     if markdown is not None and not isinstance(markdown, str):
         bad("text must be text", override_line)
@@ -112,31 +119,49 @@ def compose(post: Post, account: Account, settings: Settings,
         bad("the text starts with a front-matter delimiter; is the front matter broken?",
             override_line)
 
-    cw = _text_field(fields, "content_warning", bad, post)
+    cw = _text_field(fields, "content_warning", bad, line_of, post)
     options = Options(
         content_warning=cw,
-        sensitive=_bool_field(fields, "sensitive", bad, post),
-        visibility=_choice(fields, "visibility", VISIBILITIES, bad, post),
-        language=_language(fields, bad, post),
-        poll=_poll(fields, lim, bad, post),
+        sensitive=_bool_field(fields, "sensitive", bad, line_of),
+        visibility=_choice(fields, "visibility", VISIBILITIES, bad, line_of),
+        language=_language(fields, bad, post, line_of),
+        poll=_poll(fields, account.platform, bad, line_of),
     )
+    x_cw: str | None = None
     if account.platform == "x":
         if options.content_warning:
             if settings.x_content_warning == "refuse":
-                bad("X has no content warnings: remove content_warning for x or set "
-                    'x_content_warning = "prepend"', post.line("content_warning"))
+                bad("X has no content warnings: remove content_warning for x (`x: "
+                    '{content_warning: null}`) or set x_content_warning = "prepend"',
+                    line_of("content_warning"))
             else:
-                markdown = f"CW: {options.content_warning}\n\n{markdown}"
-        for key in ("visibility", "language"):
-            if key in fields:
-                bad(f"{key} is ignored on X", post.line(key), "warning")
+                x_cw = f"CW: {options.content_warning}"
+        if options.visibility in ("private", "direct"):
+            bad(f"visibility {options.visibility} does not exist on X, where the post would be "
+                "public: remove x from platforms or override it (`x: {visibility: public}`)",
+                line_of("visibility"))
+        elif options.visibility == "unlisted":
+            bad("visibility unlisted does not exist on X: the post is public there",
+                line_of("visibility"), "warning")
+        if options.sensitive:
+            bad("sensitive is ignored on X (its API has no such flag for a post; mark "
+                "sensitive media in the account's settings)", line_of("sensitive"), "warning")
+        if options.poll and options.poll.multiple:
+            bad("X polls take one choice only: remove `multiple` or give x its own poll",
+                line_of("poll"))
+        if options.poll and options.poll.hide_totals:
+            bad("hide_totals is ignored on X (X shows totals after voting)", line_of("poll"),
+                "warning")
+        # X has no CW, visibility or language per post; what remains is sent.
         options = Options(sensitive=options.sensitive, poll=options.poll)
 
-    chunks = textmod.split_thread(markdown)
-    parts_md = [c for c in chunks if c.strip()] or [""]
     thread_mode = fields.get("thread")
     if thread_mode not in (None, "auto", False, True):
-        bad("thread must be `auto` (or leave it out)", post.line("thread"))
+        bad("thread must be `auto` (split to fit), `false` (never split at `---`) or left out",
+            line_of("thread"))
+        thread_mode = None
+    chunks = textmod.split_thread(markdown) if thread_mode is not False else [markdown]
+    parts_md = [c for c in chunks if c.strip()] or [""]
 
     front_media = _media_refs(fields, post, account, bad)
     parts: list[Part] = []
@@ -145,14 +170,14 @@ def compose(post: Post, account: Account, settings: Settings,
         refs = (list(front_media) if index == 0 else []) + inline
         attachments = tuple(a for a in (_attach(r, post, settings, bad_file) for r in refs)
                             if a)
-        plain = _map_mentions(textmod.to_plain_text(md), account.platform, settings)
+        plain = _map_mentions(textmod.to_plain_text(md), account, settings)
+        if index == 0 and x_cw:
+            plain = f"{x_cw}\n\n{plain}" if plain else x_cw
         parts.append(Part(plain, attachments))
 
-    if thread_mode == "auto" and len(parts) == 1:
-        first = parts[0]
-        pieces = textmod.auto_split(first.text, lambda t: lim.fits(t, options.content_warning),
-                                    numbering=settings.thread_numbering)
-        parts = [Part(t, first.media if i == 0 else ()) for i, t in enumerate(pieces)]
+    if thread_mode == "auto":
+        parts = _auto_thread(parts, lim, options.content_warning, settings, bad,
+                             line_of("thread"))
     elif settings.thread_numbering and len(parts) > 1:
         total = len(parts)
         parts = [Part(f"{p.text} {i}/{total}", p.media) for i, p in enumerate(parts, 1)]
@@ -160,6 +185,74 @@ def compose(post: Post, account: Account, settings: Settings,
     message = Message(post.path, account.name, account.platform, post.date, tuple(parts), options)
     problems.extend(check_message(message, lim, post, settings))
     return Composed(message, tuple(problems))
+
+
+def _override_names(account: Account) -> list[str]:
+    """Front-matter tables that override fields for `account`, weakest first."""
+    names = [account.platform] + [a for a, p in PLATFORM_ALIASES.items() if p == account.platform]
+    if account.name != account.platform:
+        names.append(account.name)
+    return names
+
+
+def _auto_thread(parts: list[Part], lim: Limits, cw: str | None, settings: Settings, bad: Any,
+                 line: int | None) -> list[Part]:
+    """`thread: auto`: split each part (written or whole body) to fit, then number them all.
+    A part's images stay with its first piece."""
+    def fits(text: str) -> bool:
+        return lim.fits(text, cw)
+
+    pieces: list[Part] = []
+    for part in parts:
+        try:
+            texts = textmod.auto_split(part.text, fits, numbering=False) or [part.text]
+        except ValueError as exc:
+            bad(f"thread: auto cannot split this text to fit {lim.platform}: {exc}; break the "
+                "long word or URL, or split by hand with a line `---`", line)
+            texts = [part.text]
+        pieces.extend(Part(t, part.media if i == 0 else ()) for i, t in enumerate(texts))
+    if settings.thread_numbering and len(pieces) > 1:
+        # Numbering may make a piece too long: split again with the suffix reserved.
+        if len(parts) == 1:
+            try:
+                texts = textmod.auto_split(parts[0].text, fits, numbering=True)
+                return [Part(t, parts[0].media if i == 0 else ()) for i, t in enumerate(texts)]
+            except ValueError:
+                pass
+        total = len(pieces)
+        pieces = [Part(f"{p.text} {i}/{total}", p.media) for i, p in enumerate(pieces, 1)]
+    return pieces
+
+
+def poll_problems(poll: Poll, lim: Limits) -> list[str]:
+    """Why `lim`'s platform would refuse `poll` (options, their length, the duration)."""
+    out: list[str] = []
+    lo, hi = lim.poll_options
+    if not lo <= len(poll.options) <= hi:
+        out.append(f"a poll has {lo} to {hi} options on {lim.platform}, not {len(poll.options)}")
+    for option in poll.options:
+        if len(option) > lim.poll_option_chars:
+            out.append(f"poll option {option!r} is {len(option)} characters, over the "
+                       f"{lim.poll_option_chars} {lim.platform} allows")
+    smin, smax = lim.poll_seconds
+    if not smin <= poll.duration_seconds <= smax:
+        out.append(f"poll duration {human_duration(poll.duration_seconds)} is outside "
+                   f"{human_duration(smin)} to {human_duration(smax)} on {lim.platform}")
+    return out
+
+
+def human_duration(seconds: int) -> str:
+    """`300` -> `5m`, `86400` -> `1d`, `5400` -> `90m`; the largest unit that divides it."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def x_fallback_text(texts: list[str], first_url: str) -> str:
+    """What `x_thread_fallback = "link"` posts when X refuses a reply: the remaining parts
+    as one post, ending with the link to the first (X shows it as a quote)."""
+    return "\n\n".join([*texts, first_url])
 
 
 def check_message(message: Message, lim: Limits, post: Post, settings: Settings) -> list[Problem]:
@@ -172,21 +265,29 @@ def check_message(message: Message, lim: Limits, post: Post, settings: Settings)
     text_line = post.line(message.platform) or post.line(message.account)
     body_line = text_line or _body_line(post)
     cw = message.options.content_warning if message.platform == "mastodon" else None
+    poll = message.options.poll
+    if poll is not None:
+        for reason in poll_problems(poll, lim):
+            bad(reason, post.line("poll"))
+        if not message.parts[0].text.strip():
+            bad("a poll needs a question: write the text of the post", post.line("poll"))
     for index, part in enumerate(message.parts):
         where = f"part {index + 1}: " if len(message.parts) > 1 else ""
-        if not part.text.strip() and not part.media and not message.options.poll:
+        if not part.text.strip() and not part.media and not (poll and index == 0):
             bad(f"{where}nothing to post: the text is empty and there are no images", body_line)
             continue
         if message.platform == "x":
             measured = textmod.x_length(part.text, lim.max_characters)
             if measured.has_invalid_characters:
                 bad(f"{where}the text contains characters X refuses", body_line)
-        count = lim.length(part.text, cw if index == 0 else None)
+        # Mastodon: the content warning goes on every part of a thread and counts each time.
+        count = lim.length(part.text, cw)
         if count > lim.max_characters:
-            extra = " (content warning included)" if cw and index == 0 else ""
+            extra = " (content warning included)" if cw else ""
             bad(f"{where}text is {count} characters{extra}, over the {lim.max_characters} "
                 f"{message.platform} allows; shorten it, add a `{message.platform}: {{text: ...}}` "
-                "override, or split it into a thread with a line `---`", body_line)
+                "override, split it into a thread with a line `---`, or set `thread: auto`",
+                body_line)
         if len(part.media) > lim.max_images:
             bad(f"{where}{len(part.media)} images, {message.platform} allows {lim.max_images}",
                 post.line("media"))
@@ -194,8 +295,9 @@ def check_message(message: Message, lim: Limits, post: Post, settings: Settings)
         if lim.gif_alone and gifs and len(part.media) > 1:
             bad(f"{where}X takes one animated GIF or up to 4 photos, not both",
                 post.line("media"))
-        if part.media and message.options.poll:
-            bad("a post cannot have both a poll and images", post.line("poll"))
+        if index == 0 and part.media and poll:
+            bad("a post cannot have both a poll and images: drop the images, move them to a "
+                "later part of the thread, or drop the poll", post.line("poll"))
         for m in part.media:
             line = _media_line(post, m)
             if m.mime is None:
@@ -279,93 +381,116 @@ def _attach(ref: MediaRef, post: Post, settings: Settings, bad: Any) -> Attachme
     return Attachment(file, file.relative_to(root).as_posix(), ref.alt, mime, st.st_size, digest)
 
 
-def _map_mentions(text: str, platform: str, settings: Settings) -> str:
-    if not settings.mentions:
-        return text
+def _map_mentions(text: str, account: Account, settings: Settings) -> str:
+    """Replace configured handles (`[mentions]`) by the account's or platform's own."""
     for handle, targets in settings.mentions.items():
-        if platform in targets:
-            text = re.sub(rf"(?<![\w@]){re.escape(handle)}(?![\w@.-]*\w)", targets[platform], text)
+        target = targets.get(account.name, targets.get(account.platform))
+        if target is not None:
+            pattern = rf"(?<![\w@]){re.escape(handle)}(?![\w@.-]*\w)"
+            text = re.sub(pattern, target.replace("\\", "\\\\"), text, flags=re.IGNORECASE)
     return text
 
 
-def _text_field(fields: Mapping[str, Any], key: str, bad: Any, post: Post) -> str | None:
+LineOf = Any  # Callable[[str], int | None]
+
+
+def _text_field(fields: Mapping[str, Any], key: str, bad: Any, line_of: LineOf,
+                post: Post) -> str | None:
     value = fields.get(key)
     if value is None:
         return None
     if not isinstance(value, str):
-        bad(f"{key} must be text; quote it", post.line(key))
+        # A top-level `yes`/`no` is named as a YAML trap by posts.py already.
+        if not (isinstance(value, bool) and line_of(key) == post.line(key)):
+            bad(f"{key} must be text; quote it: {key}: \"{value}\"", line_of(key))
         return str(value)
     return value.strip() or None
 
 
-def _bool_field(fields: Mapping[str, Any], key: str, bad: Any, post: Post) -> bool:
+def _bool_field(fields: Mapping[str, Any], key: str, bad: Any, line_of: LineOf) -> bool:
     value = fields.get(key, False)
+    if value is None:
+        return False
     if not isinstance(value, bool):
-        bad(f"{key} must be true or false", post.line(key))
+        bad(f"{key} must be true or false", line_of(key))
         return False
     return value
 
 
 def _choice(fields: Mapping[str, Any], key: str, choices: tuple[str, ...], bad: Any,
-            post: Post) -> str | None:
+            line_of: LineOf) -> str | None:
     value = fields.get(key)
     if value is None:
         return None
     if value not in choices:
-        bad(f"{key} must be one of {', '.join(choices)}", post.line(key))
+        bad(f"{key} {value!r} is not one of {', '.join(choices)}", line_of(key))
         return None
     return str(value)
 
 
-def _language(fields: Mapping[str, Any], bad: Any, post: Post) -> str | None:
+def _language(fields: Mapping[str, Any], bad: Any, post: Post, line_of: LineOf) -> str | None:
     value = fields.get("language")
     if value is None:
         return None
-    if not isinstance(value, str) or value.lower() not in ISO_639_1:
-        shown = str(value).lower() if isinstance(value, bool) else value
-        hint = ' (YAML read `no` as false: quote it, language: "no")' if value is False else ""
-        bad(f"language {shown!r} is not an ISO 639-1 code such as en, de, ja{hint}",
-            post.line("language"))
-        return None
-    return value.lower()
+    if isinstance(value, str) and value.lower() in ISO_639_1:
+        return value.lower()
+    if value is False:
+        hint = ' (YAML read `no` as false: quote it, language: "no")'
+        shown = "no"
+    elif isinstance(value, str) and re.fullmatch(r"[A-Za-z]{2}[-_][A-Za-z0-9]+", value) \
+            and value[:2].lower() in ISO_639_1:
+        hint = f" (Mastodon takes the language without a region: {value[:2].lower()!r})"
+        shown = value
+    else:
+        hint, shown = "", str(value)
+    bad(f"language {shown!r} is not an ISO 639-1 code such as en, de, ja{hint}",
+        line_of("language"))
+    return None
 
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(m|min|minutes?|h|hours?|d|days?)\s*$")
 _SECONDS = {"m": 60, "h": 3600, "d": 86400}
+_POLL_KEYS = ("options", "duration", "multiple", "hide_totals")
 
 
-def _poll(fields: Mapping[str, Any], lim: Limits, bad: Any, post: Post) -> Poll | None:
+def _poll(fields: Mapping[str, Any], platform: str, bad: Any, line_of: LineOf) -> Poll | None:
+    """The poll as written; its limits are checked per platform in `check_message`."""
     value = fields.get("poll")
     if value is None:
         return None
-    line = post.line("poll")
+    line = line_of("poll")
     if not isinstance(value, dict) or not isinstance(value.get("options"), list):
         bad('poll needs options: `poll: {options: ["Yes", "No"], duration: 1d}`', line)
         return None
+    unknown = [k for k in value if k not in _POLL_KEYS]
+    if unknown:
+        bad(f"poll: unknown keys {sorted(map(str, unknown))}; allowed: {', '.join(_POLL_KEYS)}",
+            line)
+    options: list[str] = []
     for option in value["options"]:
-        if isinstance(option, bool) or not isinstance(option, str):
-            # YAML 1.1 reads Yes/No/On/Off as booleans: the poll would say "True".
-            bad(f"poll option {option!r} was read as {type(option).__name__}, not text "
-                '(YAML 1.1 reads Yes/No as true/false); quote it: options: ["Yes", "No"]', line)
-    options = [str(o) for o in value["options"]]
-    lo, hi = lim.poll_options
-    if not lo <= len(options) <= hi:
-        bad(f"a poll has {lo} to {hi} options on {lim.platform}, not {len(options)}", line)
-    for option in options:
-        if len(option) > lim.poll_option_chars:
-            bad(f"poll option {option!r} is longer than {lim.poll_option_chars} characters", line)
+        if isinstance(option, bool):
+            word = "Yes/On" if option else "No/Off"
+            bad(f"poll option {word} was read as {str(option).lower()} (YAML 1.1): quote the "
+                'options: options: ["Yes", "No"]', line)
+        elif not isinstance(option, str | int) or isinstance(option, float):
+            bad(f"poll option {option!r} must be text; quote it", line)
+        elif not str(option).strip():
+            bad("poll options must not be empty", line)
+        options.append(str(option).strip())
+    duplicates = sorted({o for o in options if options.count(o) > 1})
+    if duplicates:
+        bad(f"poll options must differ: {', '.join(map(repr, duplicates))} appears twice", line)
     duration = value.get("duration", "1d")
-    m = _DURATION.match(str(duration))
+    m = _DURATION.match(str(duration)) if not isinstance(duration, bool) else None
     if not m:
         bad(f"poll duration {duration!r} is not understood: use e.g. 30m, 6h or 1d", line)
         return None
-    seconds = int(m.group(1)) * _SECONDS[m.group(2)[0]]
-    smin, smax = lim.poll_seconds
-    if not smin <= seconds <= smax:
-        bad(f"poll duration {duration} is outside {smin // 60} minutes to "
-            f"{smax // 86400} days on {lim.platform}", line)
-    unknown = set(value) - {"options", "duration", "multiple", "hide_totals"}
-    if unknown:
-        bad(f"poll: unknown keys {sorted(unknown)}", line)
-    return Poll(tuple(options), seconds, bool(value.get("multiple", False)),
-                bool(value.get("hide_totals", False)))
+    flags = {}
+    for key in ("multiple", "hide_totals"):
+        flag = value.get(key, False)
+        if not isinstance(flag, bool):
+            bad(f"poll: {key} must be true or false", line)
+            flag = False
+        flags[key] = flag
+    return Poll(tuple(options), int(m.group(1)) * _SECONDS[m.group(2)[0]], flags["multiple"],
+                flags["hide_totals"])

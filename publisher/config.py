@@ -236,9 +236,10 @@ def settings_from_mapping(root: Path, data: Mapping[str, Any]) -> Settings:
     if values.get("x_content_warning", "prepend") not in ("prepend", "refuse"):
         raise ConfigError(f"{CONFIG_FILE}: x_content_warning must be \"prepend\" or \"refuse\"")
     accounts = _default_accounts()
-    if not isinstance(data.get("accounts", {}), dict):
+    tables = data.get("accounts", {})
+    if not isinstance(tables, dict):
         raise ConfigError(f"{CONFIG_FILE}: accounts must be tables: [accounts.NAME]")
-    for name, table in dict(data.get("accounts", {})).items():
+    for name, table in tables.items():
         accounts[name] = _account(name, table)
     values["accounts"] = accounts
     if "platforms" in data:
@@ -256,14 +257,7 @@ def settings_from_mapping(root: Path, data: Mapping[str, Any]) -> Settings:
             raise ConfigError(f'{CONFIG_FILE}: extra_keys must be a list such as ["hero"]')
         values["extra_keys"] = tuple(extra)
     if "mentions" in data:
-        mentions = data["mentions"]
-        tables = isinstance(mentions, dict) and all(isinstance(v, dict) for v in mentions.values())
-        if not tables:
-            raise ConfigError(
-                f'{CONFIG_FILE}: mentions must map a handle to {{x = "@user"}} tables'
-            )
-        values["mentions"] = {k: {PLATFORM_ALIASES.get(p, p): str(h) for p, h in v.items()}
-                              for k, v in mentions.items()}
+        values["mentions"] = _mentions(data["mentions"], accounts)
     _check_ranges(root, values)
     return Settings(root=root, **values)
 
@@ -290,15 +284,59 @@ def _check_ranges(root: Path, values: Mapping[str, Any]) -> None:
                                   "inside the repository")
 
 
+_HANDLE = re.compile(r"@[A-Za-z0-9_]+(?:@[A-Za-z0-9.-]+\.[A-Za-z]{2,})?")
+_ACCOUNT_NAME = re.compile(r"[a-z][a-z0-9_-]*")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: Front-matter keys an account name would collide with (its override table shares the name).
+_RESERVED_NAMES = {
+    "date", "platforms", "media", "draft", "published", "id", "thread", "poll",
+    "content_warning", "sensitive", "visibility", "language", "social", "text", "title", "tags",
+}
+
+
+def _mentions(mentions: object, accounts: Mapping[str, Account]) -> dict[str, dict[str, str]]:
+    """`[mentions]`: `"@ann@social.example" = {x = "@ann"}`; keys of each table are platform
+    or account names."""
+    example = f'{CONFIG_FILE}: [mentions] maps a handle to a table: "@ann@social.example" = ' \
+              '{x = "@ann"}'
+    if not isinstance(mentions, dict):
+        raise ConfigError(example)
+    out: dict[str, dict[str, str]] = {}
+    for handle, targets in mentions.items():
+        if not _HANDLE.fullmatch(handle):
+            raise ConfigError(f"{CONFIG_FILE}: [mentions] {handle!r} is not a handle such as "
+                              '"@ann@social.example"')
+        if not isinstance(targets, dict):
+            raise ConfigError(example)
+        table: dict[str, str] = {}
+        for target, value in targets.items():
+            name = PLATFORM_ALIASES.get(str(target), str(target))
+            if name not in accounts:
+                raise ConfigError(f"{CONFIG_FILE}: [mentions] {handle!r}: unknown platform or "
+                                  f"account {target!r}{_suggest(target, sorted(accounts))}")
+            if not isinstance(value, str) or not _HANDLE.fullmatch(value):
+                raise ConfigError(f"{CONFIG_FILE}: [mentions] {handle!r}: {target} = {value!r} "
+                                  'is not a handle such as "@ann"')
+            table[name] = value
+        out[handle] = table
+    return out
+
+
 def _account(name: str, table: object) -> Account:
     where = f"{CONFIG_FILE}: [accounts.{name}]"
     if not isinstance(table, dict):
         raise ConfigError(f"{where} must be a table")
+    if not _ACCOUNT_NAME.fullmatch(name) or name in _RESERVED_NAMES or name in PLATFORM_ALIASES:
+        raise ConfigError(f"{where}: choose another name: lower-case letters, digits, - and _, "
+                          "and not a front-matter key or a platform alias")
     platform = PLATFORM_ALIASES.get(str(table.get("platform", "")), str(table.get("platform", "")))
     if name in PLATFORMS and platform != name:
         raise ConfigError(f"{where}: the account named {name!r} must have platform = {name!r}")
     if platform not in PLATFORMS:
-        raise ConfigError(f"{where}: platform must be one of {list(PLATFORMS)}")
+        raise ConfigError(f'{where}: platform must be one of {list(PLATFORMS)}, e.g. '
+                          'platform = "mastodon"')
+    if name in PLATFORMS and name != platform:
+        raise ConfigError(f"{where}: an account named {name!r} must be on {name}")
     fields = {**CREDENTIAL_FIELDS[platform], **OPTIONAL_FIELDS[platform]}
     env: dict[str, str] = {}
     for key, value in table.items():
@@ -307,8 +345,9 @@ def _account(name: str, table: object) -> Account:
         if not key.endswith("_env") or key[:-4] not in fields:
             known = [f"{f}_env" for f in fields]
             raise ConfigError(f"{where}: unknown key {key!r}{_suggest(key, known)}")
-        if not isinstance(value, str) or not value:
-            raise ConfigError(f"{where}: {key} must name an environment variable")
+        if not isinstance(value, str) or not _ENV_NAME.fullmatch(value):
+            raise ConfigError(f"{where}: {key} names the environment variable holding the "
+                              f'value, such as {key} = "NEWS_{key[:-4].upper()}"; not the value')
         env[key[:-4]] = value
     missing = [f"{f}_env" for f in CREDENTIAL_FIELDS[platform] if f not in env]
     if missing:

@@ -9,6 +9,7 @@
     └── PlatformError              a network refused or failed (carries platform and reason)
         ├── AuthError              401/403: credentials or permissions; permanent
         ├── RejectedError          422/400: the server refused this content; permanent
+        │   └── ReplyRefusedError  X refused a reply in a self-thread (API tier rule)
         ├── DuplicateError         X refused a duplicate: an earlier attempt went out
         ├── RateLimitedError       429: carries the reset time
         ├── TransientError         5xx, timeouts before sending, media still processing
@@ -71,6 +72,10 @@ class AuthError(PlatformError):
 class RejectedError(PlatformError):
     kind = "rejected"
     permanent = True
+
+
+class ReplyRefusedError(RejectedError):
+    """X refuses replies for some API tiers, even to the account's own posts."""
 
 
 class DuplicateError(PlatformError):

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from publisher.compose import Composed, compose, limits_of
+from publisher.compose import Composed, check_message, compose, limits_of, x_fallback_text
 from publisher.config import CredentialStore, Settings
 from publisher.errors import (
     AuthError,
@@ -25,12 +25,13 @@ from publisher.errors import (
     PlatformError,
     RateLimitedError,
     RejectedError,
+    ReplyRefusedError,
     TransientError,
     UnknownOutcomeError,
 )
 from publisher.ledger import Ledger, Record
 from publisher.lock import RunLock
-from publisher.message import Message, Receipt
+from publisher.message import Message, Part, Receipt
 from publisher.platforms.base import Platform
 from publisher.posts import Post, Problem, load_posts
 from publisher.schedule import Item, plan
@@ -296,6 +297,13 @@ def _publish_item(item: Item, platform: Platform, ledger: Ledger, settings: Sett
                               parts=len(message.parts), key=message.idempotency_key(part),
                               scheduled=message.scheduled, **kw)])
 
+    refusal = _refused_by_server_limits(item, platform, settings)
+    if refusal:
+        first = min(i for i in range(len(message.parts))
+                    if not (entry and i in entry.published))
+        record("failed", first, kind="rejected", reason=refusal)
+        return Outcome(item, "failed", receipts, refusal, "rejected")
+
     for index, part in enumerate(message.parts):
         if entry and index in entry.published:
             reply_to = entry.published[index].remote_id
@@ -319,6 +327,9 @@ def _publish_item(item: Item, platform: Platform, ledger: Ledger, settings: Sett
             record("failed", index, kind=exc.kind, reason=f"rate limited{until}")
             return Outcome(item, "failed", receipts, f"rate limited{until}; stays pending",
                            exc.kind)
+        except ReplyRefusedError as exc:
+            record("failed", index, kind=exc.kind, reason=exc.reason)
+            return _thread_fallback(item, platform, index, receipts, exc, settings, rt, record)
         except AuthError as exc:
             exhausted[item.account] = f"authentication failed: {exc.reason}"
             record("failed", index, kind=exc.kind, reason=exc.reason)
@@ -331,6 +342,71 @@ def _publish_item(item: Item, platform: Platform, ledger: Ledger, settings: Sett
         receipts.append(receipt)
         reply_to = receipt.remote_id
     return Outcome(item, "published", receipts)
+
+
+def _refused_by_server_limits(item: Item, platform: Platform, settings: Settings) -> str:
+    """The first error the server's own limits (instance document) find in the message, which
+    `check` could only test against the configured ones; empty when there is none."""
+    try:
+        limits = platform.limits()
+    except PlatformError:
+        return ""
+    errors = [p for p in check_message(_msg(item), limits, item.post, settings)
+              if p.severity == "error"]
+    if not errors:
+        return ""
+    reason = errors[0].message.split(": ", 1)[-1]
+    return f"the server's limits refuse it: {reason}; nothing was sent"
+
+
+def _thread_fallback(item: Item, platform: Platform, index: int, receipts: list[Receipt],
+                     refusal: ReplyRefusedError, settings: Settings, rt: Runtime,
+                     record: Callable[..., None]) -> Outcome:
+    """X refused part `index` as a reply. With `x_thread_fallback = "link"` the remaining
+    parts go out, in order, as one post linking the first; with "stop", or when that post
+    would not fit, nothing more is posted and the outcome says so."""
+    message = _msg(item)
+    total = len(message.parts)
+    done = f"part{'s' if index > 1 else ''} 1{f'-{index}' if index > 1 else ''}"
+    head = (f"X refused part {index + 1}/{total} as a reply ({refusal.reason}); {done} "
+            "published")
+    manual = (f"post the rest by hand, then run `publisher resolve {item.post.path} "
+              f"--platform {item.account} --as published`")
+    if settings.x_thread_fallback == "stop":
+        return Outcome(item, "failed", receipts, f"{head}; the rest was not posted "
+                       f'(x_thread_fallback = "stop"): {manual}', refusal.kind)
+    first = receipts[0] if receipts else (
+        item.entry.published[0] if item.entry and 0 in item.entry.published else None)
+    first_url = getattr(first, "url", None)
+    if not first_url:
+        return Outcome(item, "failed", receipts, f"{head}; the first part's URL is unknown, so "
+                       f"the rest cannot link it: {manual}", refusal.kind)
+    rest = message.parts[index:]
+    part = Part(x_fallback_text([p.text for p in rest], first_url),
+                tuple(m for p in rest for m in p.media))
+    limits = platform.limits()
+    length = limits.length(part.text)
+    if not limits.fits(part.text) or len(part.media) > limits.max_images:
+        size = f"{length}/{limits.max_characters} characters"
+        if len(part.media) > limits.max_images:
+            size += f" and {len(part.media)} images"
+        reason = (f"{head}; the remaining parts as one post linking the first would be {size}, "
+                  f"too long for X, so nothing more was posted: {manual}")
+        record("failed", index, kind=refusal.kind, reason=reason)
+        return Outcome(item, "failed", receipts, reason, refusal.kind)
+    try:
+        receipt = _send(platform, message, index, part, None, message.idempotency_key(index),
+                        settings, rt, False)
+    except PlatformError as exc:
+        record("failed", index, kind=exc.kind, reason=f"fallback post: {exc.reason}")
+        return Outcome(item, "failed", receipts, f"{head}; the fallback post failed too: "
+                       f"{exc.reason}", exc.kind)
+    note = (f"X refused replies: parts {index + 1}-{total} went out as one post linking "
+            "the first")
+    for n in range(index, total):
+        record("published", n, remote_id=receipt.remote_id, url=receipt.url, kind="fallback",
+               reason=note)
+    return Outcome(item, "published", [*receipts, receipt], note)
 
 
 def _send(platform: Platform, message: Message, index: int, part: Any, reply_to: str | None,

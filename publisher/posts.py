@@ -513,20 +513,31 @@ def _check_keys(meta: Mapping[str, Any], settings: Settings, bad: Any, key_line:
         else:
             bad(f"unknown key {key!r} is ignored (list it under extra_keys in publisher.toml "
                 "to silence this)", key_line(key), "warning")
-    for name in [*settings.accounts, "twitter", "social"]:
-        table = meta.get(name)
-        if name == "social" and isinstance(table, dict):
-            continue
+    names = [*settings.accounts, *PLATFORM_ALIASES]
+    social = meta.get("social")
+    if social is not None and not isinstance(social, dict):
+        bad("social must be a table of per-platform overrides such as `social: {x: {text: "
+            "...}}`", key_line("social"))
+    tables: list[tuple[tuple[str, ...], Any]] = [((name,), meta.get(name)) for name in names]
+    for name, table in social.items() if isinstance(social, dict) else ():
+        if name not in names:
+            hint = difflib.get_close_matches(str(name), names, n=1)
+            did = f" (did you mean {hint[0]!r}?)" if hint else ""
+            bad(f"social: unknown platform or account {name!r}{did}",
+                key_line("social", name) or key_line("social"))
+        tables.append((("social", name), table))
+    for path, table in tables:
+        label = ".".join(map(str, path))
         if isinstance(table, dict):
             for sub in table:
                 if sub not in OVERRIDABLE:
                     hint = difflib.get_close_matches(str(sub), OVERRIDABLE, n=1)
                     did = f" (did you mean {hint[0]!r}?)" if hint else ""
-                    bad(f"{name}: unknown key {sub!r}{did}; allowed: {', '.join(OVERRIDABLE)}",
-                        key_line(name, sub) or key_line(name))
+                    bad(f"{label}: unknown key {sub!r}{did}; allowed: {', '.join(OVERRIDABLE)}",
+                        key_line(*path, sub) or key_line(*path))
         elif table is not None and not isinstance(table, str | bool | int | float):
-            bad(f"{name} must be the text for that platform or a table of overrides",
-                key_line(name))
+            bad(f"{label} must be the text for that platform or a table of overrides",
+                key_line(*path))
 
 
 def _looks_like_media(value: object) -> bool:

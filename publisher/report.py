@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from publisher.compose import limits_of
+from publisher.compose import human_duration, limits_of, x_fallback_text
 from publisher.config import Settings
-from publisher.message import Message
+from publisher.message import Message, Poll
 from publisher.pipeline import Report
 from publisher.schedule import Item
 
@@ -23,22 +23,28 @@ def when(dt: datetime | None, zone: ZoneInfo | None) -> str:
 
 
 def preview(message: Message, settings: Settings, indent: str = "  ") -> list[str]:
-    """The exact text and media a platform receives, one part after another."""
+    """Exactly what a platform receives: options, then each part's text, media and poll, in
+    the order they are posted (each part after the first replies to the one before)."""
     lim = limits_of(settings, message.platform)
     lines: list[str] = []
     opts = message.options
+    total = len(message.parts)
     if opts.content_warning:
-        lines.append(f"{indent}content warning: {opts.content_warning}")
+        each = " (on every part)" if total > 1 else ""
+        lines.append(f"{indent}content warning{each}: {opts.content_warning}")
     for label, value in (("visibility", opts.visibility), ("language", opts.language)):
         if value:
             lines.append(f"{indent}{label}: {value}")
-    if opts.sensitive:
+    if opts.sensitive and message.platform == "mastodon":
         lines.append(f"{indent}media marked sensitive")
+    if total > 1:
+        lines.append(f"{indent}thread of {total} parts, each replying to the one before")
     for n, part in enumerate(message.parts, 1):
-        cw = opts.content_warning if n == 1 and message.platform == "mastodon" else None
+        cw = opts.content_warning if message.platform == "mastodon" else None
         count = lim.length(part.text, cw)
-        head = f"part {n}/{len(message.parts)}, " if len(message.parts) > 1 else ""
-        lines.append(f"{indent}{head}text ({count}/{lim.max_characters}):")
+        head = f"part {n}/{total}, " if total > 1 else ""
+        with_cw = " with the content warning" if cw else ""
+        lines.append(f"{indent}{head}text ({count}/{lim.max_characters}{with_cw}):")
         lines.extend(f"{indent}| {line}" if line else f"{indent}|"
                      for line in part.text.split("\n"))
         for i, media in enumerate(part.media, 1):
@@ -49,10 +55,32 @@ def preview(message: Message, settings: Settings, indent: str = "  ") -> list[st
             lines.append(f"{indent}  alt: {alt[0]}")
             lines.extend(f"{indent}       {more}" for more in alt[1:])
         if n == 1 and opts.poll:
-            choice = "several choices" if opts.poll.multiple else "one choice"
-            lines.append(f"{indent}poll ({choice}, {opts.poll.duration_seconds // 60} min): "
-                         + " / ".join(opts.poll.options))
+            lines.append(f"{indent}{_poll_line(opts.poll, message.platform)}")
+    if total > 1 and message.platform == "x":
+        lines.append(f"{indent}{_x_fallback_line(message, settings)}")
     return lines
+
+
+def _poll_line(poll: Poll, platform: str) -> str:
+    details = [human_duration(poll.duration_seconds)]
+    if platform == "mastodon":
+        details.append("several choices" if poll.multiple else "one choice")
+        if poll.hide_totals:
+            details.append("totals hidden until it ends")
+    return f"poll ({', '.join(details)}): " + " / ".join(poll.options)
+
+
+def _x_fallback_line(message: Message, settings: Settings) -> str:
+    """What happens if X refuses the replies (known only when posting)."""
+    if settings.x_thread_fallback == "stop":
+        return 'if X refuses a reply: the thread stops there (x_thread_fallback = "stop")'
+    lim = limits_of(settings, "x")
+    # Any X post URL weighs 23, so the length is exact before the first part exists.
+    worst = x_fallback_text([p.text for p in message.parts[1:]], "https://x.com/i/web/status/1")
+    length = lim.length(worst)
+    verdict = "fits" if lim.fits(worst) else "too long: the thread would stop there"
+    return (f"if X refuses a reply: the remaining parts go out as one post linking part 1 "
+            f"(from part 2: {length}/{lim.max_characters}, {verdict})")
 
 
 def render_dry_run(report: Report, settings: Settings) -> list[str]:
@@ -71,7 +99,11 @@ def render_dry_run(report: Report, settings: Settings) -> list[str]:
 
 def _item_head(item: Item, settings: Settings) -> list[str]:
     note = f" [{item.note}]" if item.note else ""
-    return [f"{item.post.path} -> {item.account} (due {when(item.post.date, settings.zone)})"
+    account = settings.accounts.get(item.account)
+    target = item.account
+    if account is not None and account.platform != account.name:
+        target = f"{item.account} ({account.platform})"
+    return [f"{item.post.path} -> {target} (due {when(item.post.date, settings.zone)})"
             f"{note}"]
 
 
@@ -101,7 +133,8 @@ def render_run(report: Report, settings: Settings) -> list[str]:
         if outcome.status == "published":
             urls = ", ".join(r.url or r.remote_id or "(id unknown)" for r in outcome.receipts)
             late = f" [{item.note}]" if item.note else ""
-            out.append(f"published {target}: {urls}{late}")
+            how = f" ({outcome.reason})" if outcome.reason else ""
+            out.append(f"published {target}: {urls}{late}{how}")
         elif outcome.status == "skipped":
             out.append(f"skipped {target}: {outcome.reason}; stays pending")
         elif outcome.status == "uncertain":

@@ -133,7 +133,9 @@ class MastodonPlatform:
                     media_ids=media_ids or None,
                     sensitive=opts.sensitive or None,
                     visibility=opts.visibility,
-                    spoiler_text=opts.content_warning if index == 0 else None,
+                    # Every part of a thread carries the warning: a reply shown alone
+                    # (in a timeline or a search) must not bypass it.
+                    spoiler_text=opts.content_warning,
                     language=opts.language,
                     idempotency_key=key,
                     poll=poll,

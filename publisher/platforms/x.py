@@ -26,6 +26,7 @@ from publisher.errors import (
     PlatformError,
     RateLimitedError,
     RejectedError,
+    ReplyRefusedError,
     TransientError,
     UnknownOutcomeError,
 )
@@ -182,8 +183,8 @@ class XPlatform:
             if "duplicate" in detail.lower():
                 raise DuplicateError(self.account, detail, status=403) from None
             if replying and "reply" in detail.lower():
-                raise RejectedError(self.account, f"reply refused: {detail}",
-                                    status=403) from None
+                raise ReplyRefusedError(self.account, f"reply refused: {detail}",
+                                        status=403) from None
             raise AuthError(self.account, detail or "forbidden", status=403) from None
         except tweepy.TwitterServerError as exc:
             status = exc.response.status_code

@@ -142,7 +142,8 @@ class Fault:
     replaced, which models a response lost after the server acted. In both cases the server
     then sleeps `delay` seconds (long enough to make a client time out), and then either
     closes the connection without answering (`drop=True`), answers `status` with
-    `body`/`headers`, or, with `status=None`, answers normally.
+    `body`/`headers`, or, with `status=None`, answers normally. With `skip=n` the first n
+    matching requests are answered normally before the fault applies.
     """
 
     method: str
@@ -154,6 +155,7 @@ class Fault:
     delay: float = 0.0
     drop: bool = False
     times: int = 1
+    skip: int = 0  # let this many matching requests through first ("the 3rd POST fails")
 
     def matches(self, method: str, path: str) -> bool:
         return self.method in ("*", method) and re.search(self.path, path) is not None
@@ -270,6 +272,9 @@ class FakeServer:
         with self.lock:
             for fault in self.faults:
                 if fault.matches(method, path):
+                    if fault.skip > 0:
+                        fault.skip -= 1
+                        return None
                     fault.times -= 1
                     if fault.times <= 0:
                         self.faults.remove(fault)
