@@ -291,11 +291,21 @@ def _publish_item(item: Item, platform: Platform, ledger: Ledger, settings: Sett
     reply_to: str | None = None
     attempted_before = bool(entry and entry.intents and entry.open_intents)
 
-    def record(event: str, part: int, **kw: Any) -> None:
+    def record(event: str, part: int, *, stops: bool = True, **kw: Any) -> None:
+        parts = [part]
+        if event == "failed" and stops:
+            # A thread stops at a failed part: the later parts were not attempted, and their
+            # intents must not look like a run that vanished mid-way.
+            # The part that failed goes last, so it is the failure a later run reports.
+            parts = [n for n in range(part + 1, len(message.parts))
+                     if not (entry and n in entry.published)] + parts
         ledger.append([Record(event, message.post, message.account, message.digest,  # type: ignore[arg-type]
-                              rt.clock(), platform=message.platform, part=part,
-                              parts=len(message.parts), key=message.idempotency_key(part),
-                              scheduled=message.scheduled, **kw)])
+                              rt.clock(), platform=message.platform, part=n,
+                              parts=len(message.parts), key=message.idempotency_key(n),
+                              scheduled=message.scheduled,
+                              **(kw if n == part else {**kw, "reason": (
+                                  f"not attempted: part {part + 1} failed first")}))
+                       for n in parts])
 
     refusal = _refused_by_server_limits(item, platform, settings)
     if refusal:
@@ -328,7 +338,6 @@ def _publish_item(item: Item, platform: Platform, ledger: Ledger, settings: Sett
             return Outcome(item, "failed", receipts, f"rate limited{until}; stays pending",
                            exc.kind)
         except ReplyRefusedError as exc:
-            record("failed", index, kind=exc.kind, reason=exc.reason)
             return _thread_fallback(item, platform, index, receipts, exc, settings, rt, record)
         except AuthError as exc:
             exhausted[item.account] = f"authentication failed: {exc.reason}"
@@ -373,12 +382,14 @@ def _thread_fallback(item: Item, platform: Platform, index: int, receipts: list[
     manual = (f"post the rest by hand, then run `publisher resolve {item.post.path} "
               f"--platform {item.account} --as published`")
     if settings.x_thread_fallback == "stop":
+        record("failed", index, kind=refusal.kind, reason=refusal.reason)
         return Outcome(item, "failed", receipts, f"{head}; the rest was not posted "
                        f'(x_thread_fallback = "stop"): {manual}', refusal.kind)
     first = receipts[0] if receipts else (
         item.entry.published[0] if item.entry and 0 in item.entry.published else None)
     first_url = getattr(first, "url", None)
     if not first_url:
+        record("failed", index, kind=refusal.kind, reason=refusal.reason)
         return Outcome(item, "failed", receipts, f"{head}; the first part's URL is unknown, so "
                        f"the rest cannot link it: {manual}", refusal.kind)
     rest = message.parts[index:]
@@ -394,6 +405,8 @@ def _thread_fallback(item: Item, platform: Platform, index: int, receipts: list[
                   f"too long for X, so nothing more was posted: {manual}")
         record("failed", index, kind=refusal.kind, reason=reason)
         return Outcome(item, "failed", receipts, reason, refusal.kind)
+    ledger_note = f"{refusal.reason}; posting parts {index + 1}-{total} as one post instead"
+    record("failed", index, stops=False, kind=refusal.kind, reason=ledger_note)
     try:
         receipt = _send(platform, message, index, part, None, message.idempotency_key(index),
                         settings, rt, False)
