@@ -246,6 +246,8 @@ def human_duration(seconds: int) -> str:
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds and seconds % size == 0:
             return f"{seconds // size}{unit}"
+    if seconds > 86400:  # instance limits such as 2629746 (a month)
+        return f"about {seconds // 86400}d"
     return f"{seconds}s"
 
 
@@ -467,11 +469,12 @@ def _poll(fields: Mapping[str, Any], platform: str, bad: Any, line_of: LineOf) -
         bad(f"poll: unknown keys {sorted(map(str, unknown))}; allowed: {', '.join(_POLL_KEYS)}",
             line)
     options: list[str] = []
+    if any(isinstance(option, bool) for option in value["options"]):
+        bad("poll options such as Yes, No, On or Off are read as true/false (YAML 1.1): "
+            'quote every option: options: ["Yes", "No"]', line)
     for option in value["options"]:
         if isinstance(option, bool):
-            word = "Yes/On" if option else "No/Off"
-            bad(f"poll option {word} was read as {str(option).lower()} (YAML 1.1): quote the "
-                'options: options: ["Yes", "No"]', line)
+            pass
         elif not isinstance(option, str | int) or isinstance(option, float):
             bad(f"poll option {option!r} must be text; quote it", line)
         elif not str(option).strip():

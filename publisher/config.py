@@ -312,8 +312,9 @@ def _mentions(mentions: object, accounts: Mapping[str, Account]) -> dict[str, di
         for target, value in targets.items():
             name = PLATFORM_ALIASES.get(str(target), str(target))
             if name not in accounts:
+                hint = _suggest(str(target), [*accounts, *PLATFORM_ALIASES])
                 raise ConfigError(f"{CONFIG_FILE}: [mentions] {handle!r}: unknown platform or "
-                                  f"account {target!r}{_suggest(target, sorted(accounts))}")
+                                  f"account {target!r}{hint}")
             if not isinstance(value, str) or not _HANDLE.fullmatch(value):
                 raise ConfigError(f"{CONFIG_FILE}: [mentions] {handle!r}: {target} = {value!r} "
                                   'is not a handle such as "@ann"')

@@ -12,7 +12,7 @@ import twitter_text
 
 from publisher.text import mastodon_length
 from tests.conftest import Run, RunCli, Site, credentials_env
-from tests.fakes.http import Fault, FakeServer
+from tests.fakes.http import FakeServer, Fault
 from tests.fakes.mastodon_server import MastodonServer
 from tests.fakes.x_server import XServer
 
