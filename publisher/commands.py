@@ -193,6 +193,9 @@ def run_resolve(args: argparse.Namespace, settings: Settings, env: Mapping[str, 
         records = []
         for entry in entries:
             parts = sorted(set(entry.uncertain) | set(entry.open_intents)) or [0]
+            if args.decision == "published":
+                # A stopped thread: the person posted the rest, so every missing part is out.
+                parts = [n for n in range(entry.parts) if n not in entry.published] or parts
             for part in parts:
                 event = "published" if args.decision == "published" else "resolved"
                 records.append(Record(event, rel, account, entry.digest, now, part=part,  # type: ignore[arg-type]

@@ -544,13 +544,13 @@ def _looks_like_media(value: object) -> bool:
     return isinstance(value, list) and any(isinstance(i, dict) and "path" in i for i in value)
 
 
-_TEXT_KEYS = ("content_warning", "language", "visibility", "thread", "id")
+_TEXT_KEYS = ("content_warning", "language", "visibility", "id")  # `thread` takes false
 _SEXAGESIMAL = re.compile(r"^[-+]?\d+(?::[0-5]?\d)+$")
 
 
 def _text_paths(meta: Mapping[str, Any], settings: Settings) -> Iterator[tuple[Any, ...]]:
     """Every front-matter path whose value is sent as text (so must be a string)."""
-    text_subkeys = ("text", "content_warning", "language", "visibility", "thread")
+    text_subkeys = ("text", "content_warning", "language", "visibility")
     tables = [*settings.accounts, *PLATFORM_ALIASES]
     yield from ((k,) for k in (*_TEXT_KEYS, *tables))
     for name in tables:

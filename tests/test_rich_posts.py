@@ -4,6 +4,8 @@ the same post is published to the loopback servers, which must receive exactly t
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.conftest import DATA, ROOT, RunCli, Site, credentials_env
 from tests.fakes.fixtures import MASTODON_TOKEN, serving
 from tests.fakes.mastodon_server import MastodonServer
@@ -256,3 +258,62 @@ def test_instance_limits_refuse_before_anything_is_sent(
                "199 characters, over the 100 mastodon allows; shorten it, add a `mastodon: " \
                "{text: ...}` override, split it into a thread with a line `---`, or set " \
                "`thread: auto`; nothing was sent" in result.lines
+
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_readme_front_matter_table_has_every_rich_field_with_an_example() -> None:
+    table = README[README.index("| field | meaning | example |"):]
+    table = table[:table.index("\n\n")]
+    rows = {row.split("|")[1].strip(): row.split("|")[3].strip()
+            for row in table.splitlines()[2:]}
+    for field in ("platforms", "media", "thread", "poll", "content_warning", "sensitive",
+                  "visibility", "language", "social"):
+        [example] = [ex for name, ex in rows.items() if f"`{field}`" in name]
+        assert example.startswith(f"`{field}: "), field
+    assert rows["`mastodon`, `x`, or an account name"].startswith("`x: {text:")
+
+
+def test_readme_thread_example_arrives_as_the_readme_says(
+        site: Site, mastodon_server: MastodonServer, x_server: XServer, run_cli: RunCli) -> None:
+    start = README.index("```markdown\n", README.index("A thread with a poll")) + 12
+    site.write("posts/finale.md", README[start:README.index("```\n", start)])
+    site.copy(IMAGE, "posts/finale.png")
+    site.commit_all()
+    now = "2026-12-10T17:30:00Z"
+
+    dry = run_cli("publish", "--dry-run", "--now", now, cwd=site.root)
+    result = run_cli("publish", "--now", now, env=credentials_env(mastodon_server, x_server),
+                     cwd=site.root)
+
+    assert result.code == 0, result.text
+    statuses = mastodon_server.statuses
+    assert chain(statuses, "in_reply_to_id") == linear([
+        "The finale is out. What did you think?", "My take: the last scene was earned."])
+    assert [s["spoiler_text"] for s in statuses] == ["Season finale spoilers"] * 2
+    assert statuses[0]["poll"]["options"] == ["Loved it", "Hated it"]
+    assert (statuses[0]["media_ids"], len(statuses[1]["media_ids"])) == ([], 1)
+    [tweet] = x_server.tweets
+    assert (tweet["text"], tweet["poll"]) == (
+        "Did you watch the finale?", {"options": ["Loved it", "Hated it"],
+                                      "duration_minutes": 1440})
+    assert previewed(dry, "mastodon") == [s["text"] for s in statuses]
+    assert previewed(dry, "x") == [tweet["text"]]
+
+
+def test_thread_false_keeps_one_post_and_thread_auto_can_be_per_platform(
+        tmp_path: Path, run_cli: RunCli) -> None:
+    (tmp_path / "posts").mkdir()
+    (tmp_path / "publisher.toml").write_text('timezone = "Europe/Berlin"\n')
+    long = "A sentence that goes on for a while. " * 10
+    (tmp_path / "posts" / "p.md").write_text(
+        "---\ndate: 2026-12-05 09:00\nthread: false\nx: {thread: auto}\n---\n"
+        f"Intro.\n\n---\n\n{long.strip()}\n")
+
+    dry = run_cli("publish", "--dry-run", "--now", NOW, cwd=tmp_path)
+
+    assert previewed(dry, "mastodon") == [f"Intro.\n\n{long.strip()}"]
+    assert previewed(dry, "x") == [
+        "Intro.", ("A sentence that goes on for a while. " * 7).strip(),
+        ("A sentence that goes on for a while. " * 3).strip()]

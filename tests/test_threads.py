@@ -190,6 +190,12 @@ def test_x_refusing_a_reply_with_stop_reports_and_posts_nothing_more(
     assert len(x_server.tweets) == 1  # never out of order, never again by itself
     assert "refused earlier (edit the post to retry): posts/story.md -> x: reply refused: " \
         in again.text
+    # The person posts the rest by hand and says so, as the message asked.
+    resolved = run_cli("resolve", "posts/story.md", "--platform", "x", "--as", "published",
+                       cwd=site.root)
+    assert resolved.code == 0, resolved.text
+    assert publish(run_cli, site, None, x_server).summary.startswith(
+        "published 0, already published 1")
 
 
 def test_x_fallback_that_would_not_fit_is_reported_not_posted(
