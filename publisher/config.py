@@ -336,8 +336,6 @@ def _account(name: str, table: object) -> Account:
     if platform not in PLATFORMS:
         raise ConfigError(f'{where}: platform must be one of {list(PLATFORMS)}, e.g. '
                           'platform = "mastodon"')
-    if name in PLATFORMS and name != platform:
-        raise ConfigError(f"{where}: an account named {name!r} must be on {name}")
     fields = {**CREDENTIAL_FIELDS[platform], **OPTIONAL_FIELDS[platform]}
     env: dict[str, str] = {}
     for key, value in table.items():

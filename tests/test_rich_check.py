@@ -77,7 +77,7 @@ CONFIG_MISUSES = {
         "and _, and not a front-matter key or a platform alias"),
     "platform name on another platform": (
         '[accounts.x]\nplatform = "mastodon"\nbase_url_env = "A"\naccess_token_env = "B"\n',
-        "publisher.toml: [accounts.x]: an account named 'x' must be on x"),
+        "publisher.toml: [accounts.x]: the account named 'x' must have platform = 'x'"),
     "mention not a handle": (
         '[mentions]\n"ann" = {x = "@ann"}\n',
         "publisher.toml: [mentions] 'ann' is not a handle such as \"@ann@social.example\""),

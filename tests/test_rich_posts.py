@@ -66,7 +66,7 @@ def test_poll_cw_visibility_language_arrive_exactly_as_previewed(
         "  | Sollen wir das Treffen verschieben? #Verein",
         "  poll (2d): Ja / Nein / Weiß nicht",
     ]
-    assert "posts/poll.md:5: warning: x: visibility unlisted does not exist on X: the post " \
+    assert "posts/poll.md:4: warning: x: visibility unlisted does not exist on X: the post " \
            "is public there" in dry.lines
     assert result.code == 0, result.text
     [status] = mastodon_server.statuses
