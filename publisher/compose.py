@@ -288,7 +288,7 @@ def check_message(message: Message, lim: Limits, post: Post, settings: Settings)
             extra = " (content warning included)" if cw else ""
             bad(f"{where}text is {count} characters{extra}, over the {lim.max_characters} "
                 f"{message.platform} allows; shorten it, add a `{message.platform}: {{text: ...}}` "
-                "override, split it into a thread with a line `---`, or set `thread: auto`",
+                "override, or split it into a thread with a line `---`",
                 body_line)
         if len(part.media) > lim.max_images:
             bad(f"{where}{len(part.media)} images, {message.platform} allows {lim.max_images}",
@@ -436,10 +436,8 @@ def _language(fields: Mapping[str, Any], bad: Any, post: Post, line_of: LineOf) 
         return None
     if isinstance(value, str) and value.lower() in ISO_639_1:
         return value.lower()
-    if value is False:
-        hint = ' (YAML read `no` as false: quote it, language: "no")'
-        shown = "no"
-    elif isinstance(value, str) and re.fullmatch(r"[A-Za-z]{2}[-_][A-Za-z0-9]+", value) \
+    # A bare `no` (read as false) is named as a YAML trap by posts.py before this runs.
+    if isinstance(value, str) and re.fullmatch(r"[A-Za-z]{2}[-_][A-Za-z0-9]+", value) \
             and value[:2].lower() in ISO_639_1:
         hint = f" (Mastodon takes the language without a region: {value[:2].lower()!r})"
         shown = value

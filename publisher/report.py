@@ -30,6 +30,7 @@ def preview(message: Message, settings: Settings, indent: str = "  ") -> list[st
     opts = message.options
     total = len(message.parts)
     if opts.content_warning:
+        # Mastodon counts it in each part's length, which the counts below include.
         each = " (on every part)" if total > 1 else ""
         lines.append(f"{indent}content warning{each}: {opts.content_warning}")
     for label, value in (("visibility", opts.visibility), ("language", opts.language)):
@@ -43,8 +44,7 @@ def preview(message: Message, settings: Settings, indent: str = "  ") -> list[st
         cw = opts.content_warning if message.platform == "mastodon" else None
         count = lim.length(part.text, cw)
         head = f"part {n}/{total}, " if total > 1 else ""
-        with_cw = " with the content warning" if cw else ""
-        lines.append(f"{indent}{head}text ({count}/{lim.max_characters}{with_cw}):")
+        lines.append(f"{indent}{head}text ({count}/{lim.max_characters}):")
         lines.extend(f"{indent}| {line}" if line else f"{indent}|"
                      for line in part.text.split("\n"))
         for i, media in enumerate(part.media, 1):

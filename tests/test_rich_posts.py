@@ -54,7 +54,7 @@ def test_poll_cw_visibility_language_arrive_exactly_as_previewed(
         "  content warning: Election talk",
         "  visibility: unlisted",
         "  language: de",
-        "  text (56/500 with the content warning):",
+        "  text (56/500):",
         "  | Sollen wir das Treffen verschieben? #Verein",
         "  poll (2d, several choices, totals hidden until it ends): Ja / Nein / Weiß nicht",
     ]
@@ -100,9 +100,9 @@ def test_content_warning_goes_on_every_part_of_a_mastodon_thread(
         "  content warning (on every part): Spoilers for episode 3",
         "  media marked sensitive",
         "  thread of 2 parts, each replying to the one before",
-        "  part 1/2, text (42/500 with the content warning):",
+        "  part 1/2, text (42/500):",
         "  | The twist is coming.",
-        "  part 2/2, text (42/500 with the content warning):",
+        "  part 2/2, text (42/500):",
         "  | It was the gardener.",
         "  image 1: posts/v.png (image/png, 7.7 KB)",
         "    alt: The villain",
@@ -232,7 +232,7 @@ def test_tt03_content_warning_counts_and_the_instance_accepts_498(
                      cwd=site.root)
 
     assert check.code == 0, check.text
-    assert "  text (498/500 with the content warning):" in dry.lines
+    assert "  text (498/500):" in dry.lines
     assert result.code == 0, result.text
     [status] = mastodon_server.statuses
     assert status["spoiler_text"] == "Long post about moderation tooling"
@@ -256,8 +256,8 @@ def test_instance_limits_refuse_before_anything_is_sent(
         assert small.statuses == []
         assert "failed posts/t.md -> mastodon: the server's limits refuse it: part 2: text is " \
                "199 characters, over the 100 mastodon allows; shorten it, add a `mastodon: " \
-               "{text: ...}` override, split it into a thread with a line `---`, or set " \
-               "`thread: auto`; nothing was sent" in result.lines
+               "{text: ...}` override, or split it into a thread with a line `---`; nothing " \
+               "was sent" in result.lines
 
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
