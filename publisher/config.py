@@ -441,13 +441,15 @@ class CredentialStore:
                 if required:
                     missing.append(var)
                 continue
-            value = raw.strip()
-            if any(ch.isspace() for ch in value) or not value.isprintable():
+            # Refused, not stripped: a pasted token with a trailing line break is a sign the
+            # secret was copied wrongly, and HTTP libraries quote such a header value in
+            # their exception text (SEC-01). The message never shows the value.
+            if any(ch.isspace() for ch in raw) or not raw.isprintable():
                 raise ConfigError(
                     f"{var} contains whitespace, a line break or a control character; "
                     "set it again without them (the value is not shown)"
                 )
-            values[field_name] = Secret(value)
+            values[field_name] = Secret(raw)
         if missing:
             raise ConfigError(
                 f"{account.name}: missing credentials: set {', '.join(missing)} "

@@ -7,6 +7,8 @@ Choices, with reasons:
   recursion) while still choosing the v2 media endpoint.
 - `ratelimit_method="throw"` and an explicit timeout: the library would otherwise sleep
   through rate limits and wait 300 s per request inside a CI job.
+- `debug_requests=False`, stated rather than left to the default: the library's debug mode
+  prints request headers, the access token included.
 - media: upload with its description, then poll `GET /api/v1/media/:id` with a deadline
   (never `synchronous=True`, which polls forever), then post with an idempotency key.
 """
@@ -68,6 +70,8 @@ class MastodonPlatform:
             request_timeout=timeout,
             session=requests.Session(),
             user_agent=USER_AGENT,
+            # Never on: it prints every request's headers, the Bearer token included (SEC-01).
+            debug_requests=False,
         )
         self._media_timeout = media_timeout
         self._fallback = fallback
