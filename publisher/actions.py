@@ -1,11 +1,20 @@
 """Running inside GitHub Actions: refuse to publish from pull requests or any branch but the
-default one, and write the job summary. Reads only the documented GITHUB_* variables."""
+default one, write the job summary, and warn before GitHub's 60-day inactivity rule would
+stop the schedule. Reads only the documented GITHUB_* variables."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import subprocess
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from publisher.schedule import Item
+
+#: GitHub disables scheduled workflows of a public repository after this long without
+#: repository activity ("Disabling and enabling a workflow" in GitHub's docs; GHA-02).
+INACTIVITY_LIMIT = timedelta(days=60)
 
 
 def in_actions(environ: Mapping[str, str]) -> bool:
@@ -55,3 +64,38 @@ def write_summary(environ: Mapping[str, str], markdown: str) -> bool:
     with open(path, "a", encoding="utf-8") as fh:
         fh.write(markdown.rstrip("\n") + "\n")
     return True
+
+
+def last_commit_time(root: Path) -> datetime | None:
+    """When HEAD was committed, or None outside git. A `git log` subprocess rather than
+    GitPython, so `plan` stays cheap; HEAD exists in a shallow clone too (GHA-06)."""
+    try:
+        result = subprocess.run(["git", "log", "-1", "--format=%ct"], cwd=root,
+                                capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    stamp = result.stdout.strip()
+    if result.returncode != 0 or not stamp.isdigit():
+        return None
+    return datetime.fromtimestamp(int(stamp), UTC)
+
+
+def inactivity_warning(items: Iterable[Item], root: Path) -> str | None:
+    """A warning when the next scheduled post lies more than 60 days after the last commit:
+    a scheduled workflow would be disabled before it is due. Asks git only when something
+    is scheduled."""
+    upcoming = [(i.post.date, i.post.path) for i in items
+                if i.state == "scheduled" and i.post.date is not None]
+    if not upcoming:
+        return None
+    when, path = min(upcoming)
+    last = last_commit_time(root)
+    if last is None or when - last <= INACTIVITY_LIMIT:
+        return None
+    gap = (when - last).days
+    deadline = last + INACTIVITY_LIMIT
+    return (f"the next scheduled post ({path}, {when:%Y-%m-%d}) is "
+            f"{gap} days after the last commit ({last:%Y-%m-%d}); GitHub disables scheduled "
+            "workflows in public repositories after 60 days without activity, so push a "
+            f"commit before {deadline:%Y-%m-%d} or the post will not go out on time "
+            "(README: \"Deploy with GitHub Actions\")")

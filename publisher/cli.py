@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 from publisher import __version__
 from publisher.config import CREDENTIAL_FIELDS, CredentialStore, Settings, load_settings
@@ -32,6 +34,21 @@ class Scrubber:
             if value in text:
                 text = text.replace(value, "********")
         return text
+
+
+class Progress:
+    """A status line on a terminal's stderr, redrawn in place. Only made when stderr is a
+    terminal: under cron or in a CI log there are no redraws and no escape codes."""
+
+    def __init__(self, stream: TextIO, scrub: Callable[[str], str]) -> None:
+        self._stream = stream
+        self._scrub = scrub
+
+    def __call__(self, text: str) -> None:
+        width = shutil.get_terminal_size().columns - 1
+        # \r back to the line start, ESC[K erases what a longer previous status left.
+        self._stream.write("\r\x1b[K" + self._scrub(text)[:width])
+        self._stream.flush()
 
 
 def _secret_values(environ: Mapping[str, str], settings: Settings | None,
@@ -116,6 +133,10 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 
     def emit(line: str) -> None:
         write(scrub(line))
+
+    # For text that leaves by another way than `emit` (the Actions job summary file).
+    args.scrub = lambda text: scrub(text)
+    args.progress = Progress(sys.stderr, args.scrub) if sys.stderr.isatty() else None
 
     try:
         root = Path(args.repo).resolve()

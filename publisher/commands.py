@@ -22,12 +22,15 @@ NowFn = Callable[[str | None], datetime]
 def run_publish(args: argparse.Namespace, settings: Settings, env: Mapping[str, str],
                 emit: Emit, now_fn: NowFn) -> int:
     now = now_fn(args.now)
+    scrub: Callable[[str], str] = getattr(args, "scrub", str)
     if not args.dry_run:
         refusal = actions.publish_refusal(env)
         if refusal:
             emit(f"error: {refusal}")
+            actions.write_summary(env, scrub(f"## publisher: refused to publish\n\n{refusal}\n"))
             return 1
     runtime = Runtime(environ=env, clock=lambda: datetime.now(UTC), sleep=args.sleep,
+                      progress=getattr(args, "progress", None),
                       emit=emit, credentials_file=args.credentials)
     result = publish(settings, now, runtime, dry_run=args.dry_run, push=not args.no_push,
                      catch_up=args.catch_up)
@@ -45,28 +48,11 @@ def run_publish(args: argparse.Namespace, settings: Settings, env: Mapping[str, 
         summary = f"dry run: would publish {due}, " + summary.split(", ", 1)[1]
     emit(summary)
     if actions.in_actions(env):
-        actions.write_summary(env, _summary_markdown(result, settings, summary))
+        warning = actions.inactivity_warning(result.items, settings.root)
+        markdown = report.render_summary(result, settings, summary, dry_run=args.dry_run,
+                                         warning=warning)
+        actions.write_summary(env, scrub(markdown))
     return 0 if result.ok else 1
-
-
-def _summary_markdown(result: object, settings: Settings, summary: str) -> str:
-    from publisher.pipeline import Report
-
-    assert isinstance(result, Report)
-    lines = ["## publisher", "", f"**{summary}**", ""]
-    for outcome in result.outcomes:
-        item = outcome.item
-        urls = " ".join(r.url or r.remote_id for r in outcome.receipts if r.url or r.remote_id)
-        detail = urls if outcome.status == "published" else outcome.reason
-        lines.append(f"- {outcome.status}: `{item.post.path}` → {item.account} {detail}".rstrip())
-    for error in [*result.warnings, *result.errors]:
-        lines.append(f"- error: {error}")
-    upcoming = [i for i in result.items if i.state == "scheduled"][:5]
-    if upcoming:
-        lines += ["", "Next:"]
-        lines += [f"- {report.when(i.post.date, settings.zone)}: `{i.post.path}` → {i.account}"
-                  for i in upcoming]
-    return "\n".join(lines) + "\n"
 
 
 def run_check(args: argparse.Namespace, settings: Settings, env: Mapping[str, str], emit: Emit,
@@ -143,22 +129,31 @@ def run_plan(args: argparse.Namespace, settings: Settings, env: Mapping[str, str
     problems += _x_duplicate_warnings(items)
     changed = None if args.changed is None else [_repo_path(settings, p) for p in args.changed]
     views = planview.build(items, problems, changed or ())
+    # GitHub's 60-day rule. JSON and ics keep their shape: the warning goes to stdout when
+    # they are written to a file.
+    warning = actions.inactivity_warning(items, settings.root)
     if args.format == "ics":
         data = planview.render_ics(views, settings, now)
         if args.output:
             Path(args.output).write_bytes(data)
+            if warning:
+                emit(f"warning: {warning}")
         else:
             for line in data.decode("utf-8").split("\r\n")[:-1]:
                 emit(line + "\r")  # the line break that follows makes it CRLF, as RFC 5545 asks
         return 0
     if args.format == "markdown":
         lines = planview.render_markdown(views, settings, now, changed)
+        lines += ["", f"> **Warning:** {warning}"] if warning else []
     elif args.format == "json":
         lines = planview.render_json(views, settings, now)
     else:
         lines = planview.render_text(views, settings, now)
+        lines += [f"warning: {warning}"] if warning else []
     if args.output:
         Path(args.output).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        if warning:
+            emit(f"warning: {warning}")
     else:
         for line in lines:
             emit(line)

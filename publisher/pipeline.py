@@ -146,6 +146,8 @@ class Runtime:
     emit: Emit
     credentials_file: str | None = None
     platform_factory: Callable[[Settings, Any, Runtime], Platform] | None = None
+    #: Transient status for a person watching (a terminal); "" clears it. None: silent.
+    progress: Callable[[str], None] | None = None
 
 
 def publish(settings: Settings, now: datetime, runtime: Runtime, *, dry_run: bool = False,
@@ -219,14 +221,20 @@ def _publish_locked(settings: Settings, now: datetime, rt: Runtime, *, push: boo
             return report
 
     exhausted: dict[str, str] = {}
-    for item in ready:
+    for number, item in enumerate(ready, 1):
         platform = platforms[item.account]
         assert platform is not None
+        if rt.progress is not None:
+            images = sum(len(p.media) for p in _msg(item).parts)
+            rt.progress(f"publishing {number}/{len(ready)}: {item.post.path} -> {item.account}"
+                        + (f" ({images} image(s))" if images else ""))
         if item.account in exhausted:
             report.outcomes.append(Outcome(item, "skipped", reason=exhausted[item.account]))
             continue
         outcome = _publish_item(item, platform, ledger, settings, rt, exhausted)
         report.outcomes.append(outcome)
+    if rt.progress is not None:
+        rt.progress("")
 
     checkpoint("after_log")
     if repo is not None:

@@ -146,3 +146,95 @@ def render_run(report: Report, settings: Settings) -> list[str]:
     out.extend(_other_states(report, settings))
     out.extend(report.notes)
     return out
+
+
+# --- the GitHub Actions job summary ------------------------------------------------------------
+
+
+def _md(text: str) -> str:
+    """Text safe inside a Markdown list item: no line breaks, no HTML."""
+    return " ".join(text.split()).replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _target(item: Item) -> str:
+    return f"`{item.post.path}` → **{item.account}**"
+
+
+def render_summary(report: Report, settings: Settings, summary: str, *, dry_run: bool,
+                   warning: str | None = None, limit: int = 5) -> str:
+    """The job summary in Markdown: what was published (with links), what failed and why,
+    and what is next (upcoming posts, and what a person has to decide)."""
+    title = "publisher: dry run, nothing was sent" if dry_run else "publisher"
+    out = [f"## {title}", "", f"**{summary}**", ""]
+    if warning:
+        out += [f"> **Warning:** {_md(warning)}", ""]
+
+    if dry_run:
+        due = [i for i in report.items if i.state == "due"]
+        if due:
+            out += ["### Would publish", ""]
+            out += [f"- {_target(i)} (due {when(i.post.date, settings.zone)})" for i in due]
+            out.append("")
+
+    published = [o for o in report.outcomes if o.status == "published"]
+    if published:
+        out += ["### Published", ""]
+        for o in published:
+            links = [f"[{_link_label(n, len(o.receipts))}]({r.url})" if r.url
+                     else f"id {r.remote_id or 'unknown'}" for n, r in enumerate(o.receipts, 1)]
+            out.append(f"- {_target(o.item)}: {', '.join(links) or 'already there'}")
+        out.append("")
+
+    failed = [o for o in report.outcomes if o.status != "published"]
+    invalid = [p for p in report.problems if p.severity == "error"]
+    if failed or invalid or report.errors or report.warnings:
+        out += ["### Failed", ""]
+        for o in failed:
+            why = {"skipped": "not tried", "uncertain": "UNCERTAIN"}.get(o.status, "failed")
+            out.append(f"- {_target(o.item)}: {why}: {_md(o.reason)}")
+        out += [f"- `{p.path}`{f' line {p.line}' if p.line else ''}: {_md(p.message)}"
+                for p in invalid]
+        out += [f"- {_md(error)}" for error in [*report.warnings, *report.errors]]
+        out.append("")
+
+    out += ["### Next", ""]
+    out += _next_steps(report, settings, limit)
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _link_label(n: int, total: int) -> str:
+    return "post" if total == 1 else f"part {n}"
+
+
+def _next_steps(report: Report, settings: Settings, limit: int) -> list[str]:
+    out: list[str] = []
+    states = {s: [i for i in report.items if i.state == s]
+              for s in ("uncertain", "missed", "deferred", "scheduled")}
+    uncertain = states["uncertain"] + [o.item for o in report.outcomes
+                                       if o.status == "uncertain"]
+    for item in uncertain:
+        out.append(f"- Decide {_target(item)}: did it go out? Run `publisher resolve "
+                   f"{item.post.path} --platform {item.account} --as published|retry`.")
+    if states["missed"]:
+        out.append(f"- {len(states['missed'])} post(s) were due more than `stale_after` ago "
+                   "and were not sent; send them with `publisher publish --catch-up` or "
+                   "leave them:")
+        out += [f"  - {_target(i)} (was due {when(i.post.date, settings.zone)})"
+                for i in states["missed"][:limit]]
+    if states["deferred"]:
+        out.append(f"- {len(states['deferred'])} due post(s) wait for the next run "
+                   "(`max_per_run`).")
+    if any(o.status in ("failed", "skipped") for o in report.outcomes) or report.errors \
+            or report.warnings:
+        out.append("- Failed posts stay pending (except posts a platform refused for their "
+                   "content: edit them): fix the cause above and the next run retries.")
+    upcoming = states["scheduled"]
+    if upcoming:
+        out.append("- Coming up:")
+        out += [f"  - {when(i.post.date, settings.zone)}: {_target(i)}"
+                for i in upcoming[:limit]]
+        if len(upcoming) > limit:
+            out.append(f"  - and {len(upcoming) - limit} more (`publisher plan` lists them)")
+    else:
+        out.append("- Nothing else is scheduled.")
+    return out
