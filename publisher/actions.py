@@ -92,7 +92,7 @@ def inactivity_warning(items: Iterable[Item], root: Path) -> str | None:
     last = last_commit_time(root)
     if last is None or when - last <= INACTIVITY_LIMIT:
         return None
-    gap = (when - last).days
+    gap = (when.date() - last.date()).days  # calendar days, as the dates printed
     deadline = last + INACTIVITY_LIMIT
     return (f"the next scheduled post ({path}, {when:%Y-%m-%d}) is "
             f"{gap} days after the last commit ({last:%Y-%m-%d}); GitHub disables scheduled "

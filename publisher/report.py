@@ -191,7 +191,8 @@ def render_summary(report: Report, settings: Settings, summary: str, *, dry_run:
         out += ["### Failed", ""]
         for o in failed:
             why = {"skipped": "not tried", "uncertain": "UNCERTAIN"}.get(o.status, "failed")
-            out.append(f"- {_target(o.item)}: {why}: {_md(o.reason)}")
+            hint = _HINTS.get(o.kind, "")
+            out.append(f"- {_target(o.item)}: {why}: {_md(o.reason)}{hint}")
         out += [f"- `{p.path}`{f' line {p.line}' if p.line else ''}: {_md(p.message)}"
                 for p in invalid]
         out += [f"- {_md(error)}" for error in [*report.warnings, *report.errors]]
@@ -200,6 +201,16 @@ def render_summary(report: Report, settings: Settings, summary: str, *, dry_run:
     out += ["### Next", ""]
     out += _next_steps(report, settings, limit)
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+#: What to do, by the kind of failure (publisher.errors).
+_HINTS = {
+    "auth": " (check this account's credentials: the secrets, or the credentials file)",
+    "rejected": " (the platform refused this content: edit the post)",
+    "duplicate": " (the platform refused this content: edit the post)",
+    "rate_limited": " (the next run continues)",
+    "transient": " (the next run retries)",
+}
 
 
 def _link_label(n: int, total: int) -> str:
@@ -221,6 +232,7 @@ def _next_steps(report: Report, settings: Settings, limit: int) -> list[str]:
                    "leave them:")
         out += [f"  - {_target(i)} (was due {when(i.post.date, settings.zone)})"
                 for i in states["missed"][:limit]]
+        out += _more(len(states["missed"]), limit)
     if states["deferred"]:
         out.append(f"- {len(states['deferred'])} due post(s) wait for the next run "
                    "(`max_per_run`).")
@@ -233,8 +245,11 @@ def _next_steps(report: Report, settings: Settings, limit: int) -> list[str]:
         out.append("- Coming up:")
         out += [f"  - {when(i.post.date, settings.zone)}: {_target(i)}"
                 for i in upcoming[:limit]]
-        if len(upcoming) > limit:
-            out.append(f"  - and {len(upcoming) - limit} more (`publisher plan` lists them)")
+        out += _more(len(upcoming), limit)
     else:
         out.append("- Nothing else is scheduled.")
     return out
+
+
+def _more(total: int, limit: int) -> list[str]:
+    return [f"  - and {total - limit} more (`publisher plan` lists them)"] if total > limit else []
