@@ -223,7 +223,7 @@ def test_failures_are_in_the_summary_with_the_reason_and_what_to_do(
            "content: edit them): fix the cause above and the next run retries.\n" in text
 
 
-# --- refusals: pull requests and other branches ------------------------------------------------
+# --- refusals: pull requests and other branches -----------------------------------------------
 
 
 @pytest.mark.parametrize(("event", "ref"), [
@@ -324,7 +324,7 @@ def test_server_errors_are_reported_as_uncertain_with_the_resolve_command(
            "posts/due.md --platform mastodon --as published|retry`.\n" in text
 
 
-# --- GitHub's 60-day rule (GHA-02) ---------------------------------------------------------------
+# --- GitHub's 60-day rule (GHA-02) ------------------------------------------------------------
 
 
 def _gha02_site(site: Site, commit_date: str) -> list[datetime]:
