@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from publisher import masking
 from publisher.errors import ConfigError
 
 CONFIG_FILE = "publisher.toml"
@@ -449,6 +450,8 @@ class CredentialStore:
                     f"{var} contains whitespace, a line break or a control character; "
                     "set it again without them (the value is not shown)"
                 )
+            if field_name not in PUBLIC_FIELDS:
+                masking.remember(raw)
             values[field_name] = Secret(raw)
         if missing:
             raise ConfigError(

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from publisher import masking
+
 
 class PublisherError(Exception):
     """Base of all publisher errors; the CLI prints `str(error)` as one line."""
@@ -58,7 +60,9 @@ class PlatformError(PublisherError):
 
     def __init__(self, platform: str, reason: str, *, status: int | None = None) -> None:
         self.platform = platform
-        self.reason = reason
+        # A server may quote what it received, token included; the reason is printed and
+        # kept in the published log, so it is masked here, where every reason passes.
+        self.reason = reason = masking.mask(reason)
         self.status = status
         code = f" (HTTP {status})" if status else ""
         super().__init__(f"{platform}: {reason}{code}")

@@ -20,7 +20,10 @@ from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
 from publisher.errors import GitError
 
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.I)
-_HEADER = re.compile(r"(?i)(authorization:\s*\w+\s+)\S+|(extraheader=)\S+")
+# An extraHeader's whole value ("AUTHORIZATION: basic <token>", as actions/checkout sets it)
+# is masked, and an Authorization header's credentials wherever else they show.
+_HEADER = re.compile(r"(?i)(extraheader\s*=\s*)(?:[\w-]+:\s*\w+\s+)?\S+"
+                     r"|(authorization:\s*\w+\s+)\S+")
 
 
 def scrub(text: str) -> str:

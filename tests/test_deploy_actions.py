@@ -308,8 +308,10 @@ def test_server_errors_are_reported_as_uncertain_with_the_resolve_command(
         site: Site, mastodon_server, x_server, tmp_path: Path) -> None:
     add_posts(site, due=datetime(2026, 12, 5, 8, tzinfo=UTC),
               later=datetime(2026, 12, 6, 8, tzinfo=UTC))
+    site.write("publisher.toml", site.config + "retries = 0\n")  # no real sleeping
+    site.commit_all("config")
     secrets, extra = secrets_for(mastodon_server, x_server)
-    # Every attempt to post on Mastodon is stored and then answered 503: did it go out?
+    # Every attempt to post on Mastodon is answered 503: did it go out?
     mastodon_server.inject(Fault("POST", r"^/api/v1/statuses$", when="before", status=503,
                                  times=20))
 
