@@ -5,6 +5,7 @@ credentials from the default file only."""
 from __future__ import annotations
 
 import os
+import pty
 import re
 import subprocess
 import sys
@@ -289,3 +290,46 @@ def test_the_readme_crontab_line_publishes_with_plain_output_in_the_log(
     assert second_run[-1] == "published 0, already published 2, not due 0, failed 0"
     assert MASTODON_TOKEN not in log
     assert '"event": "published"' in site.origin_log()
+
+
+def test_progress_shows_on_a_terminal_and_nowhere_else(
+        site: Site, mastodon_server, x_server, tmp_path: Path) -> None:
+    image = ROOT / "posts" / "images" / "launch.png"
+    for name in ("one", "two"):
+        site.copy(image, f"posts/images/{name}.png")
+        site.write(f"posts/{name}.md", f"---\ndate: 2026-12-05 09:00\nmedia:\n"
+                                       f"  - path: images/{name}.png\n    alt: A rocket\n"
+                                       f"---\nPost {name}.\n")
+    site.commit_all()
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    env.update(credentials_env(mastodon_server, x_server))
+    primary, secondary = pty.openpty()
+    try:
+        run = subprocess.run([sys.executable, "-m", "publisher", "publish", "--now",
+                              "2026-12-05T08:30:00Z"], cwd=site.root, env=env,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=secondary, timeout=120)
+        os.close(secondary)
+        terminal = b""
+        while True:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:  # EIO: the terminal's other side is closed
+                break
+            if not chunk:
+                break
+            terminal += chunk
+    finally:
+        os.close(primary)
+
+    assert run.returncode == 0
+    shown = terminal.decode()
+    assert shown == "".join(
+        f"\r\x1b[Kpublishing {n}/4: posts/{post}.md -> {account} (1 image(s))"
+        for n, (post, account) in enumerate(
+            [("one", "mastodon"), ("one", "x"), ("two", "mastodon"), ("two", "x")], 1)
+    ) + "\r\x1b[K"
+    # stdout is a pipe here, as under cron: plain lines only.
+    assert b"\x1b" not in run.stdout and b"\r" not in run.stdout
+    assert run.stdout.decode().splitlines()[-1] == (
+        "published 4, already published 0, not due 0, failed 0")
