@@ -5,7 +5,6 @@ stop the schedule. Reads only the documented GITHUB_* variables."""
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -69,6 +68,8 @@ def write_summary(environ: Mapping[str, str], markdown: str) -> bool:
 def last_commit_time(root: Path) -> datetime | None:
     """When HEAD was committed, or None outside git. A `git log` subprocess rather than
     GitPython, so `plan` stays cheap; HEAD exists in a shallow clone too (GHA-06)."""
+    import subprocess  # only when something is scheduled
+
     try:
         result = subprocess.run(["git", "log", "-1", "--format=%ct"], cwd=root,
                                 capture_output=True, text=True, timeout=30, check=False)
