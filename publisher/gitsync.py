@@ -144,6 +144,21 @@ class Repo:
         remote, branch = up
         self._git("push", "--dry-run", "--quiet", remote, f"HEAD:refs/heads/{branch}")
 
+    def has_changes(self, paths: list[Path]) -> bool:
+        """Whether `paths` differ from the last commit (a run died before committing them)."""
+        rel = [str(p.resolve().relative_to(self.root.resolve())) for p in paths]
+        return bool(self._git("status", "--porcelain", "--", *rel).strip())
+
+    def is_ahead(self) -> bool:
+        """Whether the branch has commits its upstream lacks (a push that did not happen)."""
+        up = self.upstream()
+        if up is None:
+            return False
+        remote, branch = up
+        if not self._has_ref(remote, branch):
+            return True
+        return self._git("rev-list", "--count", f"{remote}/{branch}..HEAD").strip() != "0"
+
     def commit(self, paths: list[Path], message: str) -> str | None:
         """Commit only `paths`; returns the new commit id, or None when nothing changed."""
         rel = [str(p.resolve().relative_to(self.root.resolve())) for p in paths]
@@ -176,7 +191,8 @@ class Repo:
             infos = self._repo.remote(remote).push(f"HEAD:refs/heads/{branch}")
         except GitCommandError as exc:
             detail = scrub(str(exc.stderr or "").strip())
-            if re.search(r"fetch first|non-fast-forward|rejected", detail):
+            if re.search(r"fetch first|non-fast-forward|failed to update ref|cannot lock ref",
+                         detail):
                 return True
             raise GitError(f"push failed: {detail.splitlines()[-1] if detail else exc.status}"
                            ) from None
@@ -186,7 +202,9 @@ class Repo:
             raise GitError("push failed: git reported nothing pushed")
         for info in infos:
             if info.flags & info.ERROR or info.flags & info.REMOTE_REJECTED:
-                if info.flags & info.REJECTED or "fetch first" in (info.summary or ""):
+                # "failed to update ref": another push landed while ours was being received.
+                if info.flags & info.REJECTED or re.search(
+                        r"fetch first|failed to update ref|cannot lock ref", info.summary or ""):
                     return True
                 raise GitError(f"push failed: {scrub(info.summary.strip())}")
             if info.flags & info.REJECTED:

@@ -40,6 +40,7 @@ class Record:
     scheduled: datetime | None = None
     kind: str | None = None
     reason: str | None = None
+    run: str | None = None  # which run wrote it: tells a concurrent run's intent from ours
     line: int = 0
 
     def to_json(self) -> str:
@@ -61,6 +62,7 @@ class Record:
             "scheduled": _iso(self.scheduled) if self.scheduled else None,
             "kind": self.kind,
             "reason": self.reason,
+            "run": self.run,
         }
         data.update({k: v for k, v in optional.items() if v is not None})
         return json.dumps(data, ensure_ascii=False, sort_keys=False)
@@ -90,6 +92,7 @@ class Record:
             scheduled=_parse_iso(data["scheduled"]) if data.get("scheduled") else None,
             kind=data.get("kind"),
             reason=data.get("reason"),
+            run=data.get("run"),
             line=line,
         )
 
@@ -117,6 +120,7 @@ class Entry:
     intents: dict[int, Record] = field(default_factory=dict)
     failures: list[Record] = field(default_factory=list)
     uncertain: dict[int, Record] = field(default_factory=dict)
+    resolved: bool = False  # a person said `retry`: due again, even if it is old by now
 
     @property
     def is_complete(self) -> bool:
@@ -196,6 +200,7 @@ class Ledger:
             entry.intents.clear()
             entry.failures.clear()
             entry.uncertain.clear()
+            entry.resolved = True
         self._by_path[(record.account, record.post)] = entry
 
     def lookup(self, account: str, digest: str, post: str) -> tuple[Entry | None, bool]:

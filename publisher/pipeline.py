@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -89,7 +90,8 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        return self.failed == 0
+        # An undecided post keeps every run failing until a person resolves it.
+        return self.failed == 0 and self.count("uncertain") == 0
 
     def summary(self) -> str:
         parts = [
@@ -165,12 +167,21 @@ def _publish_locked(settings: Settings, now: datetime, rt: Runtime, *, push: boo
                     catch_up: bool) -> Report:
     repo = _open_repo(settings)
     notes: list[str] = []
-    if repo is not None and push and repo.upstream() is not None and repo.sync():
+    pushing = repo is not None and push and repo.upstream() is not None
+    if repo is not None and repo.has_changes([settings.log_path]):
+        # A run died after logging results but before committing them: keep them first
+        # (after checking the log parses, so a damaged file is never committed).
+        Ledger.read(settings.log_path)
+        repo.commit([settings.log_path], "publisher: record the results of an interrupted run\n")
+        notes.append("committed the results of an interrupted run (they were in the log "
+                      "but not committed)")
+    if pushing and repo is not None and repo.sync():
         notes.append("pulled new commits from the remote before reading posts")
     ledger, posts, items = load(settings, now, catch_up=catch_up)
     report = Report(now, items, collect_problems(posts, items), notes=notes)
     due = [i for i in items if i.state == "due"]
     if not due:
+        _push_pending(repo, pushing, report)
         return report
 
     store = CredentialStore.load(rt.environ, rt.credentials_file)
@@ -184,9 +195,9 @@ def _publish_locked(settings: Settings, now: datetime, rt: Runtime, *, push: boo
         else:
             ready.append(item)
     if not ready:
+        _push_pending(repo, pushing, report)
         return report
 
-    pushing = repo is not None and push and repo.upstream() is not None
     if repo is None:
         report.notes.append("not a git repository: the log was written but nothing was "
                             "committed or pushed")
@@ -202,15 +213,21 @@ def _publish_locked(settings: Settings, now: datetime, rt: Runtime, *, push: boo
             report.errors.append(f"{exc}; nothing was posted")
             return report
 
+    # Parts whose earlier attempt vanished (intent, no result): decided before re-sending.
+    # Taken before this run's intents are appended, since those update the same entries.
+    lost = {id(i): set(i.entry.open_intents) if i.entry else set() for i in ready}
+    seen = {r.to_json() for r in ledger.records}
+    run = uuid.uuid4().hex[:12]
     # Intent before action: the next run finds these if this one vanishes mid-way.
     intents = [
         Record("intent", i.post.path, i.account, _msg(i).digest, rt.clock(),
                platform=_msg(i).platform, part=n, parts=len(_msg(i).parts),
-               key=_msg(i).idempotency_key(n), scheduled=i.post.date)
+               key=_msg(i).idempotency_key(n), scheduled=i.post.date, run=run)
         for i in ready for n in range(len(_msg(i).parts))
         if not (i.entry and n in i.entry.published)
     ]
     ledger.append(intents)
+    claimed: set[tuple[str, str]] = set()
     if repo is not None:
         try:
             repo.commit([settings.log_path], _commit_message("intent", ready))
@@ -219,8 +236,13 @@ def _publish_locked(settings: Settings, now: datetime, rt: Runtime, *, push: boo
         except GitError as exc:
             report.errors.append(f"recording the intent failed ({exc}); nothing was posted")
             return report
+        if pushing:
+            # The push may have rebased onto another run's intents (GHA-03: a second runner
+            # started at the same time): the run whose intent landed first posts.
+            claimed = {(r.account, r.digest) for r in Ledger.read(settings.log_path).records
+                       if r.run and r.run != run and r.to_json() not in seen}
 
-    exhausted: dict[str, str] = {}
+    exhausted: dict[str, tuple[str, str]] = {}
     for number, item in enumerate(ready, 1):
         platform = platforms[item.account]
         assert platform is not None
@@ -228,10 +250,18 @@ def _publish_locked(settings: Settings, now: datetime, rt: Runtime, *, push: boo
             images = sum(len(p.media) for p in _msg(item).parts)
             rt.progress(f"publishing {number}/{len(ready)}: {item.post.path} -> {item.account}"
                         + (f" ({images} image(s))" if images else ""))
-        if item.account in exhausted:
-            report.outcomes.append(Outcome(item, "skipped", reason=exhausted[item.account]))
+        if (item.account, _msg(item).digest) in claimed:
+            report.outcomes.append(Outcome(item, "skipped", reason=(
+                "another run started publishing it at the same time; the next run checks "
+                "what it did")))
             continue
-        outcome = _publish_item(item, platform, ledger, settings, rt, exhausted)
+        if item.account in exhausted:
+            reason, kind = exhausted[item.account]
+            _close_intents(item, ledger, rt, run, kind, reason)
+            report.outcomes.append(Outcome(item, "skipped", reason=reason, kind=kind))
+            continue
+        outcome = _publish_item(item, platform, ledger, settings, rt, exhausted, lost[id(item)],
+                                run)
         report.outcomes.append(outcome)
     if rt.progress is not None:
         rt.progress("")
@@ -250,6 +280,30 @@ def _publish_locked(settings: Settings, now: datetime, rt: Runtime, *, push: boo
                 f"{exc}. The results are in {settings.log} locally; they are printed above so "
                 "they are not lost, and the next run will not post these again")
     return report
+
+
+def _push_pending(repo: Repo | None, pushing: bool, report: Report) -> None:
+    """Push log commits an earlier run made but could not push (killed, push refused)."""
+    if repo is None or not pushing or not repo.is_ahead():
+        return
+    try:
+        report.pushed = repo.push()
+        report.notes.append("pushed the results of an earlier run that had not been pushed")
+    except GitError as exc:
+        report.errors.append(f"{exc}; the log commits of an earlier run are still only local")
+
+
+def _close_intents(item: Item, ledger: Ledger, rt: Runtime, run: str, kind: str,
+                   reason: str) -> None:
+    """Record that nothing was sent for an item this run skipped, so its intent is not taken
+    for a vanished attempt next time."""
+    message = _msg(item)
+    ledger.append([Record("failed", message.post, message.account, message.digest, rt.clock(),
+                          platform=message.platform, part=n, parts=len(message.parts),
+                          key=message.idempotency_key(n), scheduled=message.scheduled,
+                          kind=kind, reason=reason, run=run)
+                   for n in range(len(message.parts))
+                   if not (item.entry and n in item.entry.published)])
 
 
 def _msg(item: Item) -> Message:
@@ -292,12 +346,13 @@ def connect(settings: Settings, credentials: Any, rt: Runtime) -> Platform:
 
 
 def _publish_item(item: Item, platform: Platform, ledger: Ledger, settings: Settings,
-                  rt: Runtime, exhausted: dict[str, str]) -> Outcome:
+                  rt: Runtime, exhausted: dict[str, tuple[str, str]], lost: set[int],
+                  run: str) -> Outcome:
     message = _msg(item)
     entry = item.entry
     receipts: list[Receipt] = []
     reply_to: str | None = None
-    attempted_before = bool(entry and entry.intents and entry.open_intents)
+    recovered = False
 
     def record(event: str, part: int, *, stops: bool = True, **kw: Any) -> None:
         parts = [part]
@@ -310,7 +365,7 @@ def _publish_item(item: Item, platform: Platform, ledger: Ledger, settings: Sett
         ledger.append([Record(event, message.post, message.account, message.digest,  # type: ignore[arg-type]
                               rt.clock(), platform=message.platform, part=n,
                               parts=len(message.parts), key=message.idempotency_key(n),
-                              scheduled=message.scheduled,
+                              scheduled=message.scheduled, run=run,
                               **(kw if n == part else {**kw, "reason": (
                                   f"not attempted: part {part + 1} failed first")}))
                        for n in parts])
@@ -322,43 +377,48 @@ def _publish_item(item: Item, platform: Platform, ledger: Ledger, settings: Sett
         record("failed", first, kind="rejected", reason=refusal)
         return Outcome(item, "failed", receipts, refusal, "rejected")
 
+    def fail(status: str, index: int, exc: PlatformError, reason: str,
+             event: str = "failed", advice: str = "") -> Outcome:
+        record(event, index, kind=exc.kind, reason=reason)
+        return Outcome(item, status, receipts, reason + advice, exc.kind)
+
     for index, part in enumerate(message.parts):
         if entry and index in entry.published:
             reply_to = entry.published[index].remote_id
             continue
         key = message.idempotency_key(index)
-        lost_attempt = attempted_before and entry is not None and index in entry.open_intents
+        lost_attempt = index in lost
         try:
             receipt = None
             if lost_attempt:
                 # A run vanished after recording the intent: did that attempt go out?
                 receipt = platform.find(message, index, part)
+                recovered = recovered or receipt is not None
             if receipt is None:
                 receipt = _send(platform, message, index, part, reply_to, key, settings, rt,
                                 lost_attempt)
         except UnknownOutcomeError as exc:
-            record("uncertain", index, kind=exc.kind, reason=exc.reason)
-            return Outcome(item, "uncertain", receipts, exc.reason, exc.kind)
+            return fail("uncertain", index, exc, exc.reason, event="uncertain")
         except RateLimitedError as exc:
-            until = f" until {exc.reset_at:%H:%M:%SZ}" if exc.reset_at else ""
-            exhausted[item.account] = f"rate limited{until}"
-            record("failed", index, kind=exc.kind, reason=f"rate limited{until}")
-            return Outcome(item, "failed", receipts, f"rate limited{until}; stays pending",
-                           exc.kind)
+            until = f" until {exc.reset_at:%Y-%m-%dT%H:%M:%SZ}" if exc.reset_at else ""
+            exhausted[item.account] = (f"rate limited{until}", exc.kind)
+            # Not a failure of the post: the platform is paused for this run, the post waits.
+            outcome = fail("skipped", index, exc, f"rate limited{until}")
+            return outcome
         except ReplyRefusedError as exc:
             return _thread_fallback(item, platform, index, receipts, exc, settings, rt, record)
         except AuthError as exc:
-            exhausted[item.account] = f"authentication failed: {exc.reason}"
-            record("failed", index, kind=exc.kind, reason=exc.reason)
-            return Outcome(item, "failed", receipts, exc.reason, exc.kind)
+            exhausted[item.account] = (f"authentication failed: {exc.reason}", exc.kind)
+            return fail("failed", index, exc, exc.reason)
         except PlatformError as exc:
-            record("failed", index, kind=exc.kind, reason=exc.reason)
-            return Outcome(item, "failed", receipts, exc.reason, exc.kind)
+            return fail("failed", index, exc, exc.reason)
         checkpoint("after_post")
         record("published", index, remote_id=receipt.remote_id, url=receipt.url)
         receipts.append(receipt)
         reply_to = receipt.remote_id
-    return Outcome(item, "published", receipts)
+    note = ("an interrupted run had already posted it; recorded, not posted again"
+            if recovered else "")
+    return Outcome(item, "published", receipts, note)
 
 
 def _refused_by_server_limits(item: Item, platform: Platform, settings: Settings) -> str:

@@ -119,7 +119,7 @@ def _classify(post: Post, account: str, settings: Settings, ledger: Ledger, now:
                 and not entry.open_intents):
             return Item(post, account, "failed", composed, entry,
                         note=failure.reason or failure.kind or "refused")
-        if entry.intents or entry.published:
+        if entry.intents or entry.published or entry.resolved:
             return Item(post, account, "due", composed, entry, note="resuming")
     late = now - post.date
     if late > settings.stale_after and not catch_up:

@@ -223,11 +223,14 @@ def _detail(exc: tweepy.HTTPException) -> str:
     except ValueError:
         return ""
     if isinstance(body, dict):
-        if body.get("detail"):
-            return str(body["detail"])
+        # A 400 carries the real reason in errors[]; its "detail" only says "invalid".
         errors = body.get("errors") or []
         if errors and isinstance(errors[0], dict):
-            return str(errors[0].get("message") or errors[0].get("detail") or "")
+            reason = errors[0].get("message") or errors[0].get("detail")
+            if reason:
+                return str(reason)
+        if body.get("detail"):
+            return str(body["detail"])
     return ""
 
 
