@@ -10,6 +10,7 @@ credentials before it is shown.
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,11 @@ import git
 from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
 
 from publisher.errors import GitError
+
+# GitPython logs failed pushes ("Error lines received while pushing: ... <remote URL>") through
+# `logging`; with no handler configured Python would print that unscrubbed to stderr. Our own
+# messages carry the scrubbed detail instead.
+logging.getLogger("git").addHandler(logging.NullHandler())
 
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.I)
 # An extraHeader's whole value ("AUTHORIZATION: basic <token>", as actions/checkout sets it)

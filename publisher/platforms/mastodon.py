@@ -128,7 +128,7 @@ class MastodonPlatform:
                 list(opts.poll.options), expires_in=opts.poll.duration_seconds,  # type: ignore[union-attr]
                 multiple=opts.poll.multiple, hide_totals=opts.poll.hide_totals))  # type: ignore[union-attr]
         deadline = time.monotonic() + self._media_timeout
-        delay = 1.0
+        delay, waited = 1.0, 0.0
         while True:
             try:
                 status = self._call(lambda: self._api.status_post(
@@ -146,12 +146,17 @@ class MastodonPlatform:
                 ), sends=True)
                 break
             except RejectedError as exc:
-                # Posted too early for the server's media processing: retry with the same key.
-                if _PROCESSING in exc.reason and time.monotonic() < deadline:
-                    self._sleep(delay)
-                    delay = min(delay * 2, 10.0)
-                    continue
-                raise
+                if _PROCESSING not in exc.reason:
+                    raise
+                # Posted too early for the server's media processing: retry with the same key;
+                # out of budget it is transient (next run), never a permanent refusal.
+                if waited + delay > self._media_timeout or time.monotonic() > deadline:
+                    raise TransientError(self.account, f"media still processing after "
+                                         f"{self._media_timeout:.0f}s ({exc.reason}); will "
+                                         "retry", status=exc.status) from exc
+                self._sleep(delay)
+                waited += delay
+                delay = min(delay * 2, 10.0)
         attached = len(status.get("media_attachments") or [])
         if attached != len(media_ids):
             raise RejectedError(self.account, f"the status went out with {attached} of "
@@ -165,17 +170,20 @@ class MastodonPlatform:
 
     def _wait_processed(self, media_ids: list[str]) -> None:
         """Poll each upload until the server has processed it, within media_timeout."""
+        # Bounded both by the clock and by the waits themselves (an injected sleep).
         deadline = time.monotonic() + self._media_timeout
+        waited = 0.0
         for media_id in media_ids:
             delay = 0.5
             while True:
                 info = self._call(lambda mid=media_id: self._api.media(mid))  # type: ignore[misc]
                 if info.get("url"):
                     break
-                if time.monotonic() + delay > deadline:
+                if time.monotonic() + delay > deadline or waited + delay > self._media_timeout:
                     raise TransientError(self.account, f"media {media_id} still processing "
                                          f"after {self._media_timeout:.0f}s; will retry")
                 self._sleep(delay)
+                waited += delay
                 delay = min(delay * 2, 8.0)
 
     def find(self, message: Message, index: int, part: Part) -> Receipt | None:

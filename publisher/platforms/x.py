@@ -123,6 +123,7 @@ class XPlatform:
 
     def _wait_processed(self, media_id: str, processing: dict[str, Any] | None) -> None:
         deadline = time.monotonic() + self._media_timeout
+        waited = 0.0
         while processing and processing.get("state") not in ("succeeded", None):
             state = processing.get("state")
             if state == "failed":
@@ -130,10 +131,11 @@ class XPlatform:
                 raise RejectedError(self.account, f"media processing failed: "
                                     f"{error.get('message') or error.get('name') or 'unknown'}")
             wait = float(processing.get("check_after_secs") or 1)
-            if time.monotonic() + wait > deadline:
+            if time.monotonic() + wait > deadline or waited + wait > self._media_timeout:
                 raise TransientError(self.account, f"media {media_id} still processing after "
                                      f"{self._media_timeout:.0f}s; will retry")
             self._sleep(wait)
+            waited += wait
             body = self._request("GET", "/2/media/upload",
                                  params={"command": "STATUS", "media_id": media_id})
             processing = (body.get("data") or {}).get("processing_info")
