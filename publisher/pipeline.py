@@ -410,8 +410,8 @@ def _publish_item(item: Item, platform: Platform, ledger: Ledger, settings: Sett
         except AuthError as exc:
             exhausted[item.account] = (f"authentication failed: {exc.reason}", exc.kind)
             # Not permanent for the post: once the secret is fixed the next run posts it.
-            return fail("failed", index, exc, f"{exc.reason}; fix the credentials, the post "
-                        "stays pending and the next run posts it")
+            return fail("failed", index, exc, exc.reason, advice="; fix the credentials, the "
+                        "post stays pending and the next run posts it")
         except PlatformError as exc:
             return fail("failed", index, exc, exc.reason)
         checkpoint("after_post")
