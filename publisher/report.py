@@ -119,6 +119,9 @@ def _other_states(report: Report, settings: Settings) -> list[str]:
     for state, label in labels.items():
         for item in (i for i in report.items if i.state == state):
             note = f": {item.note}" if item.note else ""
+            if state == "uncertain":
+                note += (f"; run `publisher resolve {item.post.path} --platform "
+                         f"{item.account} --as published|retry`")
             out.append(f"{label}: {item.post.path} -> {item.account}{note}")
     if out:
         out.insert(0, "")

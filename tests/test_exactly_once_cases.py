@@ -381,7 +381,7 @@ def test_compat01_takahe_publishes_exactly_once_without_idempotency(
         assert sorted(texts) == ["On Takahe.", "Second on Takahe.", "Third on Takahe."]
         [with_image] = [s for s in takahe.statuses if s["text"] == "On Takahe."]
         assert len(with_image["media_ids"]) == 1
-        assert takahe.count("GET", "/api/v2/instance") <= 1
+        assert takahe.count("GET", "/api/v2/instance") <= 3  # once per run; its 500 is no error
     assert sum(_published(site).values()) == 3
 
 
