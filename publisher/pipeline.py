@@ -378,9 +378,9 @@ def _publish_item(item: Item, platform: Platform, ledger: Ledger, settings: Sett
         return Outcome(item, "failed", receipts, refusal, "rejected")
 
     def fail(status: str, index: int, exc: PlatformError, reason: str,
-             event: str = "failed", advice: str = "") -> Outcome:
+             event: str = "failed") -> Outcome:
         record(event, index, kind=exc.kind, reason=reason)
-        return Outcome(item, status, receipts, reason + advice, exc.kind)
+        return Outcome(item, status, receipts, reason, exc.kind)
 
     for index, part in enumerate(message.parts):
         if entry and index in entry.published:
@@ -409,9 +409,9 @@ def _publish_item(item: Item, platform: Platform, ledger: Ledger, settings: Sett
             return _thread_fallback(item, platform, index, receipts, exc, settings, rt, record)
         except AuthError as exc:
             exhausted[item.account] = (f"authentication failed: {exc.reason}", exc.kind)
-            # Not permanent for the post: once the secret is fixed the next run posts it.
-            return fail("failed", index, exc, exc.reason, advice="; fix the credentials, the "
-                        "post stays pending and the next run posts it")
+            # Not permanent for the post (kind "auth", not "rejected"): once the secret is
+            # fixed the next run posts it.
+            return fail("failed", index, exc, exc.reason)
         except PlatformError as exc:
             return fail("failed", index, exc, exc.reason)
         checkpoint("after_post")
