@@ -292,6 +292,16 @@ def _remove_hook(h: Harness) -> None:
     (h.site.origin / "hooks" / "pre-receive").unlink()
 
 
+def _nothing_posted(h: Harness) -> None:
+    assert h.mastodon.count("POST", "/api/v1/statuses") == 0
+    assert h.x.count("POST", "/2/tweets") == 0
+
+
+def _nothing_posted_then_remove_hook(h: Harness) -> None:
+    _nothing_posted(h)
+    _remove_hook(h)
+
+
 def _fresh_clone(h: Harness) -> None:
     """The runner that posted is gone with its checkout (Actions): the next run starts from
     a new clone of the origin."""
@@ -310,6 +320,7 @@ def _push_url_missing(h: Harness) -> None:
 
 
 def _push_url_restored(h: Harness) -> None:
+    _nothing_posted(h)
     git(h.site.root, "remote", "set-url", "--push", "origin", str(h.site.origin))
 
 
@@ -320,6 +331,7 @@ def _corrupt_log(h: Harness) -> None:
 
 
 def _repair_log(h: Harness) -> None:
+    assert h.mastodon.count() == 0 and h.x.count() == 0  # failed closed: not one request
     h.site.write("published.jsonl", "# publisher published log\n")
     h.site.commit_all("repair the log")
 
@@ -369,7 +381,7 @@ CASES = [
          arrange=_push_refused_after_intent, between=_fresh_clone, first_code=1,
          report=("locally", "will not post these again"), report_anywhere=True),
     Case("push refused for every push (intent not recorded)", ("both",),
-         arrange=_push_refused_always, between=_remove_hook, first_code=1,
+         arrange=_push_refused_always, between=_nothing_posted_then_remove_hook, first_code=1,
          report=("nothing was posted",), report_anywhere=True),
     Case("push preflight fails (no write access)", ("both",), arrange=_push_url_missing,
          between=_push_url_restored, first_code=1, report=("nothing was posted",),
