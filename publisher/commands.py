@@ -31,13 +31,14 @@ def run_publish(args: argparse.Namespace, settings: Settings, env: Mapping[str, 
             return 1
     runtime = Runtime(environ=env, clock=lambda: datetime.now(UTC), sleep=args.sleep,
                       progress=getattr(args, "progress", None),
-                      emit=emit, credentials_file=args.credentials)
+                      emit=emit, credentials_file=args.credentials,
+                      on_outcome=lambda outcome: emit(report.outcome_line(outcome)))
     result = publish(settings, now, runtime, dry_run=args.dry_run, push=not args.no_push,
                      catch_up=args.catch_up)
     for problem in result.problems:
         emit(str(problem))
     lines = (report.render_dry_run(result, settings) if args.dry_run
-             else report.render_run(result, settings))
+             else report.render_run(result, settings, streamed=True))
     for line in lines:
         emit(line)
     for error in [*result.warnings, *result.errors]:

@@ -100,7 +100,8 @@ class Report:
             f"not due {self.count('scheduled')}",
             f"failed {self.failed}",
         ]
-        extra = {"missed": self.count("missed"), "deferred": self.count("deferred"),
+        extra = {"skipped": sum(1 for o in self.outcomes if o.status == "skipped"),
+                 "missed": self.count("missed"), "deferred": self.count("deferred"),
                  "uncertain": self.count("uncertain") + sum(
                      1 for o in self.outcomes if o.status == "uncertain"),
                  "draft": self.count("draft")}
@@ -150,6 +151,8 @@ class Runtime:
     platform_factory: Callable[[Settings, Any, Runtime], Platform] | None = None
     #: Transient status for a person watching (a terminal); "" clears it. None: silent.
     progress: Callable[[str], None] | None = None
+    #: Called as each outcome happens, so a run killed later still leaves its lines behind.
+    on_outcome: Callable[[Outcome], None] | None = None
 
 
 def publish(settings: Settings, now: datetime, runtime: Runtime, *, dry_run: bool = False,
@@ -163,8 +166,17 @@ def publish(settings: Settings, now: datetime, runtime: Runtime, *, dry_run: boo
         return _publish_locked(settings, now, runtime, push=push, catch_up=catch_up)
 
 
+def _add(report: Report, rt: Runtime, outcome: Outcome) -> None:
+    report.outcomes.append(outcome)
+    if rt.on_outcome is not None:
+        rt.on_outcome(outcome)
+
+
 def _publish_locked(settings: Settings, now: datetime, rt: Runtime, *, push: bool,
                     catch_up: bool) -> Report:
+    # Read credentials first: a file others can read is refused on every run, not only
+    # on the first one that has something due.
+    store = CredentialStore.load(rt.environ, rt.credentials_file)
     repo = _open_repo(settings)
     notes: list[str] = []
     pushing = repo is not None and push and repo.upstream() is not None
@@ -184,14 +196,13 @@ def _publish_locked(settings: Settings, now: datetime, rt: Runtime, *, push: boo
         _push_pending(repo, pushing, report)
         return report
 
-    store = CredentialStore.load(rt.environ, rt.credentials_file)
     platforms: dict[str, Platform | None] = {}
     ready: list[Item] = []
     for item in due:
         if item.account not in platforms:
             platforms[item.account] = _connect(settings, store, item.account, rt, report)
         if platforms[item.account] is None:
-            report.outcomes.append(Outcome(item, "failed", reason="no credentials"))
+            _add(report, rt, Outcome(item, "failed", reason="no credentials"))
         else:
             ready.append(item)
     if not ready:
@@ -251,18 +262,18 @@ def _publish_locked(settings: Settings, now: datetime, rt: Runtime, *, push: boo
             rt.progress(f"publishing {number}/{len(ready)}: {item.post.path} -> {item.account}"
                         + (f" ({images} image(s))" if images else ""))
         if (item.account, _msg(item).digest) in claimed:
-            report.outcomes.append(Outcome(item, "skipped", reason=(
+            _add(report, rt, Outcome(item, "skipped", reason=(
                 "another run started publishing it at the same time; the next run checks "
                 "what it did")))
             continue
         if item.account in exhausted:
             reason, kind = exhausted[item.account]
             _close_intents(item, ledger, rt, run, kind, reason)
-            report.outcomes.append(Outcome(item, "skipped", reason=reason, kind=kind))
+            _add(report, rt, Outcome(item, "skipped", reason=reason, kind=kind))
             continue
         outcome = _publish_item(item, platform, ledger, settings, rt, exhausted, lost[id(item)],
                                 run)
-        report.outcomes.append(outcome)
+        _add(report, rt, outcome)
     if rt.progress is not None:
         rt.progress("")
 

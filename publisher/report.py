@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from publisher.compose import human_duration, limits_of, x_fallback_text
 from publisher.config import Settings
 from publisher.message import Message, Poll
-from publisher.pipeline import Report
+from publisher.pipeline import Outcome, Report
 from publisher.schedule import Item
 
 
@@ -128,24 +128,27 @@ def _other_states(report: Report, settings: Settings) -> list[str]:
     return out
 
 
-def render_run(report: Report, settings: Settings) -> list[str]:
-    out: list[str] = []
-    for outcome in report.outcomes:
-        item = outcome.item
-        target = f"{item.post.path} -> {item.account}"
-        if outcome.status == "published":
-            urls = ", ".join(r.url or r.remote_id or "(id unknown)" for r in outcome.receipts)
-            late = f" [{item.note}]" if item.note else ""
-            how = f" ({outcome.reason})" if outcome.reason else ""
-            out.append(f"published {target}: {urls}{late}{how}")
-        elif outcome.status == "skipped":
-            out.append(f"skipped {target}: {outcome.reason}; stays pending")
-        elif outcome.status == "uncertain":
-            out.append(f"UNCERTAIN {target}: {outcome.reason}. It will not be posted again "
-                       f"until you run `publisher resolve {item.post.path} --platform "
-                       f"{item.account} --as published|retry`")
-        else:
-            out.append(f"failed {target}: {outcome.reason}")
+def outcome_line(outcome: Outcome) -> str:
+    """The line printed the moment a (post, account) is done."""
+    item = outcome.item
+    target = f"{item.post.path} -> {item.account}"
+    if outcome.status == "published":
+        urls = ", ".join(r.url or r.remote_id or "(id unknown)" for r in outcome.receipts)
+        late = f" [{item.note}]" if item.note else ""
+        how = f" ({outcome.reason})" if outcome.reason else ""
+        return f"published {target}: {urls}{late}{how}"
+    if outcome.status == "skipped":
+        return f"skipped {target}: {outcome.reason}; stays pending"
+    if outcome.status == "uncertain":
+        return (f"UNCERTAIN {target}: {outcome.reason}. It will not be posted again "
+                f"until you run `publisher resolve {item.post.path} --platform "
+                f"{item.account} --as published|retry`")
+    return f"failed {target}: {outcome.reason}"
+
+
+def render_run(report: Report, settings: Settings, *, streamed: bool = False) -> list[str]:
+    """The run's output; `streamed` when the outcome lines were printed as they happened."""
+    out = [] if streamed else [outcome_line(o) for o in report.outcomes]
     out.extend(_other_states(report, settings))
     out.extend(report.notes)
     return out

@@ -7,7 +7,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from tests.conftest import ROOT, RunCli, Site, credentials_env, git
+from tests.conftest import ROOT, RunCli, Site, credentials_env, git, run_process
 
 IMAGE = ROOT / "posts" / "images" / "launch.png"
 LAUNCH = """---
@@ -207,3 +207,45 @@ def test_published_post_moved_to_a_later_date_is_not_published_again(
     assert later.code == 0, later.text
     assert len(mastodon_server.statuses) == 2  # the launch once, tomorrow's post once
     assert [t["text"] for t in x_server.tweets].count(LAUNCH_TEXT) == 1
+
+
+def test_each_result_is_printed_as_it_happens_so_a_killed_run_leaves_it_in_the_log(
+        site: Site, mastodon_server, x_server) -> None:
+    _site_with_launch(site)
+    env = {**credentials_env(mastodon_server, x_server), "PUBLISHER_TEST_KILL_AT": "after_log"}
+
+    killed = run_process("publish", "--now", NOW, env=env, cwd=site.root)
+
+    assert killed.returncode == -9
+    [status] = mastodon_server.statuses
+    assert [line for line in killed.stdout.splitlines() if line.startswith("published ")] == [
+        f"published posts/2026-12-05-launch.md -> mastodon: "
+        f"https://social.example/@publisher/{status['id']}",
+        f"published posts/2026-12-05-launch.md -> x: "
+        f"https://x.com/i/web/status/{x_server.tweets[0]['id']}"]
+
+
+def test_a_rate_limited_platform_is_counted_as_skipped_in_the_summary(
+        site: Site, mastodon_server, x_server, run_cli: RunCli) -> None:
+    _site_with_launch(site)
+    mastodon_server.inject_rate_limit("POST", "/api/v1/statuses", reset_in=3600)
+
+    result = run_cli("publish", "--now", NOW, env=credentials_env(mastodon_server, x_server),
+                     cwd=site.root)
+
+    assert result.code == 0, result.text
+    assert result.summary == ("published 1, already published 0, not due 2, failed 0, "
+                              "skipped 1, draft 2")
+
+
+def test_a_credentials_file_others_can_read_is_refused_even_when_nothing_is_due(
+        site: Site, run_cli: RunCli, tmp_path: Path) -> None:
+    creds = tmp_path / "credentials"
+    creds.write_text("MASTODON_ACCESS_TOKEN=abc123\n")
+    creds.chmod(0o644)
+
+    result = run_cli("publish", "--credentials", str(creds), "--now", NOW, cwd=site.root)
+
+    assert result.code == 2
+    assert result.lines == [f"error: {creds}: readable or writable by others; run "
+                            f"`chmod 600 {creds}` and try again"]
