@@ -100,6 +100,8 @@ def _account_detail(item: Item, now: datetime, relative: bool = True) -> str:
         errors = [p for p in item.problems if p.severity == "error"]
         if errors:
             text += f": {errors[0].message}"
+        elif item.note.startswith("errors for"):
+            text += " (held back: nothing is posted from a file with errors)"
     if state == "uncertain":
         text += (f"; decide with `publisher resolve {item.post.path} --platform {item.account}"
                  " --as published|retry`")
@@ -160,7 +162,8 @@ def _markdown_post(view: PostView, settings: Settings, now: datetime) -> list[st
             continue
         message = item.composed.message if item.composed else None
         out += ["", f"**{item.account}**: {_account_detail(item, now, relative=False)}"]
-        if message is not None and item.state not in ("published", "invalid"):
+        # An invalid post still shows its text, so the reviewer sees what the errors are about.
+        if message is not None and item.state != "published":
             block = report.preview(message, settings, indent="")
             fence = _fence(block)
             out += ["", f"{fence}text", *block, fence]

@@ -387,3 +387,20 @@ def test_plan_json_of_a_data_post_with_a_content_warning(tmp_path: Path,
     message = data["posts"][0]["platforms"][0]["message"]
     assert message["content_warning"] == "Long post about moderation tooling"
     assert (message["parts"][0]["length"], message["parts"][0]["limit"]) == (498, 500)
+
+
+def test_plan_markdown_shows_the_text_of_a_post_held_back_by_errors(
+        tmp_path: Path, run_cli: RunCli) -> None:
+    root = tmp_path / "r"
+    (root / "posts").mkdir(parents=True)
+    (root / "publisher.toml").write_text('timezone = "UTC"\n')
+    body = "too long for X " * 25
+    (root / "posts" / "long.md").write_text(f"---\ndate: 2027-01-01 09:00\n---\n{body}\n")
+
+    result = run_cli("plan", "--format", "markdown", "--now", "2026-12-01T00:00:00Z",
+                     "--changed", "posts/long.md", cwd=root)
+
+    shown = [line for line in result.lines if line.startswith("| too long for X")]
+    assert shown == [f"| {body.strip()}", f"| {body.strip()}"]  # mastodon and x
+    assert any("held back: nothing is posted from a file with errors" in line
+               for line in result.lines)
