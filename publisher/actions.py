@@ -55,6 +55,16 @@ def _default_branch(environ: Mapping[str, str]) -> str | None:
     return str(branch) if branch else None
 
 
+def catch_up_hint(items: Iterable[Item]) -> str | None:
+    """How to send the posts a run reported as missed, from Actions, where nobody can type
+    `--catch-up` (publish.yml's `catch_up` input; the action's `catch-up`)."""
+    missed = sum(1 for item in items if item.state == "missed")
+    if not missed:
+        return None
+    return (f"{missed} missed post(s) were not sent; to send them, run this workflow by hand "
+            "with catch_up ticked (Actions tab -> publish -> Run workflow)")
+
+
 def write_summary(environ: Mapping[str, str], markdown: str) -> bool:
     """Append to the job summary when there is one."""
     path = environ.get("GITHUB_STEP_SUMMARY")

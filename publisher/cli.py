@@ -88,9 +88,20 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the repository holding publisher.toml and the posts (default .)")
     parser.add_argument("--posts-dir", metavar="DIR",
                         help="override posts_dir from publisher.toml")
+    # The same two options after the command too (`publisher publish --posts-dir X`, as
+    # action.yml passes them). There they default to SUPPRESS, so a value given before the
+    # command is not overwritten by the subcommand's default.
+    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    common.add_argument("-C", "--repo", metavar="DIR",
+                        help="the repository holding publisher.toml and the posts (default .)")
+    common.add_argument("--posts-dir", metavar="DIR",
+                        help="override posts_dir from publisher.toml")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    pub = sub.add_parser("publish", help="publish every due post that is not yet published")
+    def add_command(name: str, text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=text, parents=[common])
+
+    pub = add_command("publish", "publish every due post that is not yet published")
     pub.add_argument("--dry-run", action="store_true",
                      help="send nothing, write nothing; print exactly what would be sent")
     pub.add_argument("--now", metavar="ISO8601", help="evaluate what is due at this instant")
@@ -101,19 +112,19 @@ def build_parser() -> argparse.ArgumentParser:
                      help="credentials file (default $PUBLISHER_CREDENTIALS or "
                           "~/.config/publisher/credentials)")
 
-    chk = sub.add_parser("check", help="validate posts with no network and no credentials")
+    chk = add_command("check", "validate posts with no network and no credentials")
     chk.add_argument("paths", nargs="*", metavar="PATH", help="only these files")
     chk.add_argument("--format", choices=("text", "github"), default="text")
     chk.add_argument("--now", metavar="ISO8601", help="the instant to check against")
 
-    pln = sub.add_parser("plan", help="list posts in date order with their state")
+    pln = add_command("plan", "list posts in date order with their state")
     pln.add_argument("--format", choices=("text", "markdown", "json", "ics"), default="text")
     pln.add_argument("--now", metavar="ISO8601", help="the instant to plan at")
     pln.add_argument("--changed", nargs="*", default=None, metavar="PATH",
                      help="show these posts first (the ones a pull request adds or changes)")
     pln.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
 
-    res = sub.add_parser("resolve", help="decide an uncertain post: published or retry")
+    res = add_command("resolve", "decide an uncertain post: published or retry")
     res.add_argument("post", metavar="POST", help="the post file")
     res.add_argument("--platform", required=True, help="the platform or account")
     res.add_argument("--as", dest="decision", choices=("published", "retry"), required=True)

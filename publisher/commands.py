@@ -43,6 +43,9 @@ def run_publish(args: argparse.Namespace, settings: Settings, env: Mapping[str, 
         emit(line)
     for error in [*result.warnings, *result.errors]:
         emit(f"error: {error}")
+    hint = actions.catch_up_hint(result.items) if actions.in_actions(env) else None
+    if hint:
+        emit(f"note: {hint}")
     summary = result.summary()
     if args.dry_run:
         due = result.count("due")

@@ -233,9 +233,11 @@ def _next_steps(report: Report, settings: Settings, limit: int) -> list[str]:
         out.append(f"- Decide {_target(item)}: did it go out? Run `publisher resolve "
                    f"{item.post.path} --platform {item.account} --as published|retry`.")
     if states["missed"]:
+        # The summary exists only in Actions, so say how to catch up from there first.
         out.append(f"- {len(states['missed'])} post(s) were due more than `stale_after` ago "
-                   "and were not sent; send them with `publisher publish --catch-up` or "
-                   "leave them:")
+                   "and were not sent; send them with a manual run (Actions tab → publish → "
+                   "**Run workflow** with `catch_up` ticked, or `publisher publish --catch-up` "
+                   "elsewhere) or leave them:")
         out += [f"  - {_target(i)} (was due {when(i.post.date, settings.zone)})"
                 for i in states["missed"][:limit]]
         out += _more(len(states["missed"]), limit)

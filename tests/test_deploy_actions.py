@@ -35,21 +35,31 @@ def publish_step() -> dict[str, Any]:
 
 def run_publish_step(site: Site, tmp_path: Path, event: str, ref: str, *,
                      secrets: dict[str, str], dry_run: str = "", now: str = "",
-                     payload: dict[str, Any] | None = None,
+                     catch_up: str = "", payload: dict[str, Any] | None = None,
                      extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the workflow's Publish step as the runner would: `bash --noprofile --norc -eo
     pipefail` on the script, in the checkout, with the step's `env:` rendered (inputs are
     empty strings on schedule and push events, secrets are the repository's secrets)."""
     step = publish_step()
+    rendered = {"DRY_RUN": dry_run, "NOW": now, "CATCH_UP": catch_up,
+                **{name: secrets.get(name, "") for name in SECRETS}}
+    assert set(rendered) == set(step["env"]), "the step's env changed: update this test"
+    return run_script(step["run"], site.root, tmp_path, event, ref,
+                      {**rendered, **(extra or {})}, payload=payload)
+
+
+def run_script(script_text: str, cwd: Path, tmp_path: Path, event: str, ref: str,
+               step_env: dict[str, str], *, payload: dict[str, Any] | None = None,
+               ) -> subprocess.CompletedProcess[str]:
+    """Run a `run:` script in bash as the runner starts it (`bash --noprofile --norc -eo
+    pipefail`), in `cwd`, with the variables Actions sets for `event` on `ref`, plus the
+    step's rendered `env:`."""
     script = tmp_path / f"step-{event}.sh"
-    script.write_text(step["run"], encoding="utf-8")
+    script.write_text(script_text, encoding="utf-8")
     event_file = tmp_path / f"event-{event}.json"
     if payload is None:
         payload = json.loads((EVENTS / f"{event}.json").read_text(encoding="utf-8"))
     event_file.write_text(json.dumps(payload), encoding="utf-8")
-    rendered = {"DRY_RUN": dry_run, "NOW": now, **{name: secrets.get(name, "")
-                                                    for name in SECRETS}}
-    assert set(rendered) == set(step["env"]), "the step's env changed: update this test"
     home = tmp_path / "runner-home"
     home.mkdir(exist_ok=True)
     # A clean environment: no git identity (the publisher brings its own), no credentials
@@ -66,13 +76,12 @@ def run_publish_step(site: Site, tmp_path: Path, event: str, ref: str, *,
         "GITHUB_REF_NAME": ref.rsplit("/", 1)[-1],
         "GITHUB_EVENT_PATH": str(event_file),
         "GITHUB_STEP_SUMMARY": str(summary_path(tmp_path)),
-        "GITHUB_WORKSPACE": str(site.root),
+        "GITHUB_WORKSPACE": str(cwd),
         "RUNNER_TEMP": str(tmp_path),
-        **rendered,
-        **(extra or {}),
+        **step_env,
     }
     return subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
-                          cwd=site.root, env=env, capture_output=True, text=True, timeout=120)
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
 def summary_path(tmp_path: Path) -> Path:
@@ -411,10 +420,31 @@ def test_job_summary_warns_and_the_reenabled_run_reports_missed_posts(
     text = summary(tmp_path)
     assert "**published 0, already published 0, not due 0, failed 0, missed 9**" in text
     assert "- 9 post(s) were due more than `stale_after` ago and were not sent; send them " \
-           "with `publisher publish --catch-up` or leave them:\n" in text
+           "with a manual run (Actions tab → publish → **Run workflow** with `catch_up` " \
+           "ticked, or `publisher publish --catch-up` elsewhere) or leave them:\n" in text
     assert "  - and 4 more (`publisher plan` lists them)\n" in text
     assert "- Nothing else is scheduled.\n" in text
     assert "Warning" not in text
+    # The job log says it too, just before the summary line.
+    assert first.stdout.splitlines()[-2:] == [
+        "note: 9 missed post(s) were not sent; to send them, run this workflow by hand with "
+        "catch_up ticked (Actions tab -> publish -> Run workflow)",
+        "published 0, already published 0, not due 0, failed 0, missed 9"]
+
+    # The owner does so: a manual run with catch_up ticked sends them, oldest first.
+    summary_path(tmp_path).unlink()
+    caught_up = run_publish_step(site, tmp_path, "workflow_dispatch", "refs/heads/main",
+                                 secrets=secrets, now="2027-04-10T09:30:00Z", catch_up="true",
+                                 extra=extra)
+
+    assert caught_up.returncode == 0, caught_up.stdout + caught_up.stderr
+    assert [s["text"] for s in mastodon_server.statuses] == [
+        f"Scheduled post {n}." for n in range(1, 10)]
+    assert caught_up.stdout.splitlines()[-1] == (
+        "published 9, already published 0, not due 0, failed 0")
+    assert "note:" not in caught_up.stdout
+    assert "**published 9, already published 0, not due 0, failed 0**" in summary(tmp_path)
+    assert len(published_records(site)) == 9
 
 
 def test_a_post_within_60_days_gives_no_warning_in_the_summary(
@@ -427,3 +457,246 @@ def test_a_post_within_60_days_gives_no_warning_in_the_summary(
     text = summary(tmp_path)
     assert "Warning" not in text
     assert "  - and 4 more (`publisher plan` lists them)\n" in text
+
+
+# --- the composite action (action.yml), its scripts run for real -------------------------------
+
+ACTION_YML = ROOT / "action.yml"
+CHECK_YML = ROOT / ".github" / "workflows" / "check.yml"
+INPUT = re.compile(r"^\$\{\{ inputs\.([\w-]+) \}\}$")
+
+
+def run_action(cwd: Path, tmp_path: Path, event: str = "workflow_dispatch",
+               ref: str = "refs/heads/main", *, extra: dict[str, str] | None = None,
+               **given: str) -> subprocess.CompletedProcess[str]:
+    """Run the action's own scripts in order, as a composite action runs them: the inputs
+    (`given`, with `_` for `-`) over the defaults action.yml declares, rendered into each
+    step's `env:`. Setting up Python is the runner's; the install step is replaced by a
+    link to the publisher of this test run at the path the action runs it from."""
+    action = yaml.safe_load(ACTION_YML.read_text(encoding="utf-8"))
+    inputs = {name: str(spec.get("default", "")) for name, spec in action["inputs"].items()}
+    for name, value in given.items():
+        assert name.replace("_", "-") in inputs, f"action.yml has no input {name}"
+        inputs[name.replace("_", "-")] = value
+    venv_bin = tmp_path / "publisher-venv" / "bin"
+    venv_bin.mkdir(parents=True, exist_ok=True)
+    if not (venv_bin / "publisher").exists():
+        (venv_bin / "publisher").symlink_to(BIN / "publisher")
+    steps = [s for s in action["runs"]["steps"] if "run" in s]
+    assert [s["name"] for s in steps] == [
+        "Check the inputs", "Install the publisher", "Run publisher ${{ inputs.command }}"]
+    result = None
+    for step in (steps[0], steps[2]):
+        env = {}
+        for name, value in step["env"].items():
+            match = INPUT.match(value)
+            assert match, f"{name}: {value} is not an input"
+            env[name] = inputs[match.group(1)]
+        result = run_script(step["run"], cwd, tmp_path, event, ref, {**env, **(extra or {})})
+        if result.returncode != 0:
+            break
+    assert result is not None
+    return result
+
+
+def content_site(site: Site, due: datetime, later: datetime) -> None:
+    """Posts in `content/`, not in the default `posts/`, which does not exist."""
+    site.write("content/due.md", f"---\ndate: {iso(due)}\nplatforms: [mastodon]\n---\n"
+                                 "Out now: the winter release.\n")
+    site.write("content/later.md", f"---\ndate: {iso(later)}\nplatforms: [mastodon]\n---\n"
+                                   "Coming soon.\n")
+    site.commit_all("posts in content/")
+
+
+def test_the_common_options_work_before_and_after_the_command(
+        site: Site, run_cli: RunCli) -> None:
+    content_site(site, due=datetime(2026, 12, 5, 8, tzinfo=UTC),
+                 later=datetime(2026, 12, 6, 8, tzinfo=UTC))
+    now = ("--now", "2026-12-05T08:30:00Z")
+    default = run_cli("plan", *now, cwd=site.root)
+    assert default.code == 2 and "the posts folder 'posts' does not exist" in default.text
+
+    before = run_cli("--posts-dir", "content", "plan", *now, cwd=site.root)
+    after = run_cli("plan", "--posts-dir", "content", *now, cwd=site.root)
+    # After the command wins over before it; -C after the command works too (run_cli puts
+    # its own -C first, which the second one here overrides).
+    both = run_cli("--posts-dir", "posts", "plan", "--posts-dir", "content",
+                   "-C", str(site.root), *now, cwd=site.root / "content")
+
+    assert before.code == 0, before.text
+    assert before.lines == after.lines == both.lines
+    assert any("content/due.md" in line for line in before.lines)
+
+
+def test_action_with_posts_dir_runs_publish_dry_run_check_and_plan(
+        site: Site, mastodon_server, tmp_path: Path) -> None:
+    # The action has no `now` input: the real clock decides.
+    due = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=1)
+    content_site(site, due=due, later=datetime(2099, 12, 6, 8, tzinfo=UTC))
+
+    dry = run_action(site.root, tmp_path, command="publish", posts_dir="content",
+                     dry_run="true")
+
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert f"content/due.md -> mastodon (due {due.astimezone(site_zone()):%Y-%m-%d %H:%M} " \
+           f"Europe/Berlin = {iso(due)}) [late by 1h" in dry.stdout
+    assert "  | Out now: the winter release." in dry.stdout.splitlines()
+    assert mastodon_server.count() == 0
+
+    check = run_action(site.root, tmp_path, command="check", posts_dir="content")
+
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert check.stdout.splitlines()[-1] == "checked 2 post(s): 0 error(s), 0 warning(s)"
+
+    summary_path(tmp_path).unlink()
+    plan = run_action(site.root, tmp_path, command="plan", posts_dir="content")
+
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    text = summary(tmp_path)
+    assert text == plan.stdout  # tee'd to the log and the job summary
+    assert text.startswith("## Posting plan\n")
+    assert "### Upcoming" in text and "content/later.md" in text
+    assert "### Posts changed in this pull request" not in text  # not a pull request
+
+
+def test_action_with_a_bad_posts_dir_fails_with_the_publishers_error(
+        site: Site, tmp_path: Path) -> None:
+    content_site(site, due=datetime(2026, 12, 5, 8, tzinfo=UTC),
+                 later=datetime(2026, 12, 6, 8, tzinfo=UTC))
+    result = run_action(site.root, tmp_path, command="check", posts_dir="contents")
+    assert result.returncode == 2
+    assert result.stdout.splitlines() == [
+        f"error: the posts folder 'contents' does not exist in {site.root}: create it or set "
+        "posts_dir in publisher.toml"]
+
+
+def test_action_catch_up_sends_missed_posts(
+        site: Site, mastodon_server, tmp_path: Path) -> None:
+    # Due three days ago by the real clock (the action has no `now` input): over the
+    # default stale_after of a day.
+    content_site(site, due=datetime.now(UTC) - timedelta(days=3),
+                 later=datetime(2099, 12, 6, 8, tzinfo=UTC))
+    env = credentials_env(mastodon_server)
+
+    missed = run_action(site.root, tmp_path, command="publish", posts_dir="content",
+                        extra=env)
+
+    assert missed.returncode == 0, missed.stdout + missed.stderr
+    assert mastodon_server.count("POST") == 0
+    assert missed.stdout.splitlines()[-2].startswith("note: 1 missed post(s) were not sent")
+
+    caught_up = run_action(site.root, tmp_path, command="publish", posts_dir="content",
+                           catch_up="true", extra=env)
+
+    assert caught_up.returncode == 0, caught_up.stdout + caught_up.stderr
+    assert [s["text"] for s in mastodon_server.statuses] == ["Out now: the winter release."]
+    assert len(published_records(site)) == 1
+
+
+@pytest.mark.parametrize(("name", "value"), [("command", "deploy"), ("dry_run", "yes"),
+                                              ("catch_up", "1")])
+def test_action_refuses_a_bad_input(site: Site, tmp_path: Path, name: str,
+                                    value: str) -> None:
+    result = run_action(site.root, tmp_path, **{name: value})
+    assert result.returncode == 1
+    [line] = result.stdout.splitlines()
+    assert line.startswith(f"::error title=publisher::input '{name.replace('_', '-')}' must be ")
+
+
+# --- the posts a pull request changes come first, in check.yml and in the action ---------------
+
+
+def pull_request_merge(site: Site, posts_dir: str) -> None:
+    """HEAD becomes what actions/checkout gives a pull request: GitHub's merge of the pull
+    request's branch into main, whose first parent is the base tip. The pull request adds a
+    post, edits one, deletes one, and touches Markdown that is not a post, among it a file
+    whose name looks like an option."""
+    for name, day in (("old", 6), ("edited", 7), ("gone", 8)):
+        site.write(f"{posts_dir}/{name}.md", f"---\ndate: 2099-12-0{day} 09:00\n"
+                                             f"platforms: [mastodon]\n---\nPost {name}.\n")
+    site.commit_all("posts")
+    git(site.root, "checkout", "-q", "-b", "launch-post")
+    site.write(f"{posts_dir}/new post.md", "---\ndate: 2099-12-09 09:00\n"
+                                           "platforms: [mastodon]\n---\nPost new.\n")
+    site.write(f"{posts_dir}/edited.md", "---\ndate: 2099-12-07 09:00\n"
+                                         "platforms: [mastodon]\n---\nPost edited, again.\n")
+    (site.root / posts_dir / "gone.md").unlink()
+    site.write("README.md", "posts, and how to write them\n")
+    site.write("--output=notes.md", "not a post\n")
+    git(site.root, "add", "-A")
+    git(site.root, "commit", "-q", "-m", "launch post")
+    git(site.root, "checkout", "-q", "main")
+    site.write("other.txt", "main moved on\n")  # so the merge is a real merge commit
+    git(site.root, "add", "-A")
+    git(site.root, "commit", "-q", "-m", "meanwhile on main")
+    git(site.root, "merge", "-q", "--no-ff", "-m", "Merge launch-post into main", "launch-post")
+
+
+def changed_section(text: str) -> list[str]:
+    """The post headings under 'Posts changed in this pull request', in order."""
+    start = text.index("### Posts changed in this pull request")
+    end = text.index("### The rest of the upcoming schedule")
+    return re.findall(r"^#### .*$", text[start:end], re.MULTILINE)
+
+
+def check_preview_step() -> dict[str, Any]:
+    workflow = yaml.safe_load(CHECK_YML.read_text(encoding="utf-8"))
+    [step] = [s for s in workflow["jobs"]["check"]["steps"]
+              if s.get("name") == "Preview the schedule in the job summary"]
+    return dict(step)
+
+
+def test_check_yml_lists_changed_posts_first_wherever_posts_dir_points(
+        site: Site, tmp_path: Path) -> None:
+    site.write("publisher.toml", site.config + 'posts_dir = "news"\n')
+    pull_request_merge(site, "news")
+    step = check_preview_step()
+    assert "env" not in step
+
+    result = run_script(step["run"], site.root, tmp_path, "pull_request", "refs/pull/7/merge",
+                        {})
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = summary(tmp_path)
+    headings = changed_section(text)
+    assert len(headings) == 2, text
+    assert "news/edited.md" in headings[0] and "news/new post.md" in headings[1]
+    rest = text[text.index("### The rest of the upcoming schedule"):]
+    assert "news/old.md" in rest and "gone.md" not in text
+    # The file named like an option was passed as a path, not read as `--output`.
+    assert (site.root / "--output=notes.md").read_text(encoding="utf-8") == "not a post\n"
+
+
+def test_action_plan_on_a_pull_request_lists_changed_posts_first(
+        site: Site, tmp_path: Path) -> None:
+    pull_request_merge(site, "content")
+
+    result = run_action(site.root, tmp_path, "pull_request", "refs/pull/7/merge",
+                        command="plan", posts_dir="content")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = summary(tmp_path)
+    headings = changed_section(text)
+    assert len(headings) == 2, text
+    assert "content/edited.md" in headings[0] and "content/new post.md" in headings[1]
+    assert (site.root / "--output=notes.md").read_text(encoding="utf-8") == "not a post\n"
+
+
+def test_action_plan_in_a_shallow_checkout_says_what_to_add(
+        site: Site, tmp_path: Path) -> None:
+    pull_request_merge(site, "content")
+    git(site.root, "push", "-q", "origin", "main")
+    shallow = tmp_path / "shallow"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{site.origin}",
+                    str(shallow)], check=True, capture_output=True)
+
+    result = run_action(shallow, tmp_path, "pull_request", "refs/pull/7/merge",
+                        command="plan", posts_dir="content")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[0] == (
+        "::notice title=publisher::check out with fetch-depth: 2 so the plan can show the "
+        "posts this pull request changes first")
+    text = summary(tmp_path)
+    assert "### Upcoming" in text and "content/new post.md" in text
+    assert "### Posts changed in this pull request" not in text

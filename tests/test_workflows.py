@@ -228,6 +228,9 @@ def test_publish_triggers() -> None:
     assert inputs["dry_run"]["default"] is False
     assert inputs["now"]["type"] == "string"
     assert inputs["now"]["required"] is False
+    # Missed posts (GHA-02) can be sent from Actions, where nobody can type --catch-up.
+    assert inputs["catch_up"]["type"] == "boolean"
+    assert inputs["catch_up"]["default"] is False
     assert on["push"] == {"branches": ["main"], "paths": ["posts/**"]}
 
 
@@ -279,6 +282,7 @@ def test_publish_secrets_reach_only_the_publish_step_env() -> None:
         assert env[name] == "${{ secrets." + name + " }}"
     assert env["DRY_RUN"] == "${{ inputs.dry_run }}"
     assert env["NOW"] == "${{ inputs.now }}"
+    assert env["CATCH_UP"] == "${{ inputs.catch_up }}"
 
 
 # --- check.yml --------------------------------------------------------------------------
@@ -302,6 +306,9 @@ def test_check_runs_on_pull_request_read_only_without_secrets() -> None:
     runs = "\n".join(s.get("run", "") for s in steps)
     assert "publisher check --format github" in runs
     assert "git diff" in runs and "HEAD^1 HEAD" in runs
+    # Every changed Markdown file, not a hard-coded posts folder: publisher keeps the posts
+    # among them, wherever posts_dir points (tests/test_deploy_actions.py runs the script).
+    assert "-- '*.md' '*.markdown'" in runs and "posts/" not in runs
     assert "publisher plan --format markdown" in runs and "--changed" in runs
     assert '>> "$GITHUB_STEP_SUMMARY"' in runs
 
@@ -331,6 +338,7 @@ def test_action_inputs_and_shape() -> None:
         "command": "publish",
         "posts-dir": "posts",
         "dry-run": "false",
+        "catch-up": "false",
         "python-version": "3.12",
     }
     steps = action["runs"]["steps"]
@@ -360,3 +368,33 @@ def test_documented_workflows_are_valid_and_use_the_action(tmp_path: Path) -> No
     result = run(tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *files)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "60 days" in text
+
+
+def test_documented_workflows_pass_every_input_and_preview_changed_posts() -> None:
+    publish, check = (yaml.safe_load(block) for block in
+                      re.findall(r"```yaml\n(.*?)```", DOC.read_text(encoding="utf-8"),
+                                 re.DOTALL))
+    action_inputs = set(load(ACTION)["inputs"])
+    # publish: a manual run can ask for a dry run or for the missed posts (catch_up).
+    dispatch = triggers(publish)["workflow_dispatch"]["inputs"]
+    assert {name: spec["type"] for name, spec in dispatch.items()} == {
+        "dry_run": "boolean", "catch_up": "boolean"}
+    [step] = [s for s in steps_of(publish) if s.get("uses") == "OWNER/REPO@v1"]
+    assert set(step["with"]) <= action_inputs
+    assert step["with"]["catch-up"] == "${{ inputs.catch_up && 'true' || 'false' }}"
+    assert step["with"]["dry-run"] == "${{ inputs.dry_run && 'true' || 'false' }}"
+    # check: the plan compares the merge commit with its first parent, like check.yml, so
+    # the checkout must fetch both.
+    steps = list(steps_of(check))
+    checkout = steps[0]
+    assert checkout["uses"].startswith("actions/checkout@")
+    assert checkout["with"] == {"persist-credentials": False, "fetch-depth": 2}
+    assert [s["with"]["command"] for s in steps[1:]] == ["check", "plan"]
+    assert load(CHECK)["jobs"]["check"]["steps"][0]["with"]["fetch-depth"] == 2
+
+
+def test_every_action_input_is_documented() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    for name, spec in load(ACTION)["inputs"].items():
+        assert f"| `{name}` | `{spec['default']}`" in text or \
+            f"| `{name}` | `'{spec['default']}'`" in text, name
