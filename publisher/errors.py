@@ -45,7 +45,7 @@ class LedgerError(PublisherError):
 
 
 class GitError(PublisherError):
-    pass
+    detail = ""  # git's own (scrubbed) words, for deciding what failed
 
 
 class LockError(PublisherError):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,22 @@ def scrub(text: str) -> str:
     """Remove credentials git may quote: `https://user:token@host`, auth headers."""
     text = _URL_CREDENTIALS.sub(r"\g<scheme>***@", text)
     return _HEADER.sub(lambda m: (m.group(1) or m.group(2)) + "***", text)
+
+
+def _stderr(exc: GitCommandError) -> str:
+    """git's own words, scrubbed, without GitPython's `stderr: '...'` wrapping."""
+    text = str(exc.stderr or exc.stdout or "").strip()
+    text = re.sub(r"^(stderr|stdout): '", "", text).removesuffix("'")
+    return scrub(text.strip())
+
+
+def _headline(detail: str) -> str:
+    """The line that says what went wrong (git ends with hints, which do not)."""
+    lines = [line.strip() for line in detail.splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith(("fatal:", "error:", "! [")):
+            return line
+    return next((line for line in lines if not line.startswith("hint:")), "")
 
 
 @dataclass(frozen=True)
@@ -73,8 +90,10 @@ class Repo:
             with self._repo.git.custom_environment(**self._env()):
                 return str(self._repo.git.execute(["git", *args]))
         except GitCommandError as exc:
-            detail = scrub(str(exc.stderr or exc.stdout or "").strip()) or f"exit {exc.status}"
-            raise GitError(f"git {args[0]} failed: {detail.splitlines()[-1]}") from None
+            detail = _stderr(exc)
+            error = GitError(f"git {args[0]} failed: {_headline(detail) or exc.status}")
+            error.detail = detail
+            raise error from None
 
     @property
     def branch(self) -> str | None:
@@ -148,7 +167,27 @@ class Repo:
             raise GitError("the branch has no upstream to push the log to; "
                            "set one (`git push -u origin BRANCH`) or use --no-push")
         remote, branch = up
-        self._git("push", "--dry-run", "--quiet", remote, f"HEAD:refs/heads/{branch}")
+        try:
+            self._git("push", "--dry-run", "--quiet", remote, f"HEAD:refs/heads/{branch}")
+        except GitError as exc:
+            # Another run pushed since we synced: writing is allowed, the real push rebases.
+            if not re.search(r"fetch first|non-fast-forward|\[rejected\]", exc.detail):
+                raise
+
+    def clear_stale_lock(self, max_age: float = 300.0) -> str:
+        """A run killed inside a git command leaves `.git/index.lock`, and git then refuses
+        everything. We hold publisher's own run lock, so an old one is a leftover: remove it;
+        a fresh one may belong to someone's git command: say so."""
+        lock = Path(self._repo.git_dir) / "index.lock"
+        try:
+            age = time.time() - lock.stat().st_mtime
+        except FileNotFoundError:
+            return ""
+        if age < max_age:
+            raise GitError(f"{lock} exists: another git command is running in this checkout, "
+                           "or a killed run left it; if no git command runs, remove it")
+        lock.unlink(missing_ok=True)
+        return f"removed {lock}, left by a git command that was killed {age / 60:.0f} min ago"
 
     def has_changes(self, paths: list[Path]) -> bool:
         """Whether `paths` differ from the last commit (a run died before committing them)."""

@@ -46,6 +46,9 @@ Sleep = Callable[[float], None]
 PlatformFactory = Callable[[str], Platform]
 
 KILL_VARIABLE = "PUBLISHER_TEST_KILL_AT"
+#: Lookups after a lost answer consider posts made from this long before the attempt (clocks
+#: of runner and server differ a little).
+LOOKUP_SKEW = timedelta(minutes=5)
 
 
 def checkpoint(stage: str) -> None:
@@ -177,8 +180,13 @@ def _publish_locked(settings: Settings, now: datetime, rt: Runtime, *, push: boo
     # Read credentials first: a file others can read is refused on every run, not only
     # on the first one that has something due.
     store = CredentialStore.load(rt.environ, rt.credentials_file)
+    secrets = [v for v in store.all_secret_values() if len(v) >= 8]
     repo = _open_repo(settings)
     notes: list[str] = []
+    if repo is not None:
+        cleared = repo.clear_stale_lock()
+        if cleared:
+            notes.append(cleared)
     pushing = repo is not None and push and repo.upstream() is not None
     if repo is not None and repo.has_changes([settings.log_path]):
         # A run died after logging results but before committing them: keep them first
@@ -271,6 +279,11 @@ def _publish_locked(settings: Settings, now: datetime, rt: Runtime, *, push: boo
             _close_intents(item, ledger, rt, run, kind, reason)
             _add(report, rt, Outcome(item, "skipped", reason=reason, kind=kind))
             continue
+        leak = _holds_a_secret(_msg(item), secrets)
+        if leak:
+            _close_intents(item, ledger, rt, run, "rejected", leak)
+            _add(report, rt, Outcome(item, "failed", reason=leak, kind="rejected"))
+            continue
         outcome = _publish_item(item, platform, ledger, settings, rt, exhausted, lost[id(item)],
                                 run)
         _add(report, rt, outcome)
@@ -356,6 +369,19 @@ def connect(settings: Settings, credentials: Any, rt: Runtime) -> Platform:
     return XPlatform(credentials, **kwargs)  # type: ignore[arg-type]
 
 
+def _holds_a_secret(message: Message, secrets: list[str]) -> str:
+    """A reason to refuse a message whose text, alt text or options contain a credential
+    value (it would be published, while every preview shows it masked)."""
+    opts = message.options
+    texts = [p.text for p in message.parts] + [m.alt or "" for p in message.parts
+                                               for m in p.media]
+    texts += [opts.content_warning or "", *(opts.poll.options if opts.poll else ())]
+    if any(secret in text for secret in secrets for text in texts):
+        return ("the post contains the value of a credential; remove it from the post "
+                "(nothing was sent)")
+    return ""
+
+
 def _publish_item(item: Item, platform: Platform, ledger: Ledger, settings: Settings,
                   rt: Runtime, exhausted: dict[str, tuple[str, str]], lost: set[int],
                   run: str) -> Outcome:
@@ -393,21 +419,38 @@ def _publish_item(item: Item, platform: Platform, ledger: Ledger, settings: Sett
         record(event, index, kind=exc.kind, reason=reason)
         return Outcome(item, status, receipts, reason, exc.kind)
 
+    known = frozenset(r.remote_id for r in ledger.records
+                      if r.event == "published" and r.remote_id)
     for index, part in enumerate(message.parts):
         if entry and index in entry.published:
             reply_to = entry.published[index].remote_id
             continue
+        if index > 0 and receipts and not receipts[-1].remote_id:
+            # The previous part went out in this run but its id is unknown (X answered
+            # "duplicate" and the lookup could not find it): a reply cannot be attached.
+            exc = UnknownOutcomeError(message.account, f"part {index} went out but its id is "
+                                      "unknown, so the rest of the thread cannot reply to it")
+            return fail("uncertain", index, exc, exc.reason, event="uncertain")
         key = message.idempotency_key(index)
         lost_attempt = index in lost
         try:
             receipt = None
             if lost_attempt:
                 # A run vanished after recording the intent: did that attempt go out?
-                receipt = platform.find(message, index, part)
+                since = (entry.intents[index].at if entry and index in entry.intents
+                         else rt.clock()) - LOOKUP_SKEW
+                try:
+                    receipt = platform.find(message, index, part, since=since,
+                                            reply_to=reply_to, exclude=known)
+                except PlatformError as exc:
+                    # Leave the intent open: the next run asks again before sending.
+                    return Outcome(item, "skipped", receipts, "could not check whether an "
+                                   f"interrupted attempt went out ({exc.reason}); the next "
+                                   "run checks again", exc.kind)
                 recovered = recovered or receipt is not None
             if receipt is None:
                 receipt = _send(platform, message, index, part, reply_to, key, settings, rt,
-                                lost_attempt)
+                                lost_attempt, known)
         except UnknownOutcomeError as exc:
             return fail("uncertain", index, exc, exc.reason, event="uncertain")
         except RateLimitedError as exc:
@@ -504,10 +547,17 @@ def _thread_fallback(item: Item, platform: Platform, index: int, receipts: list[
 
 
 def _send(platform: Platform, message: Message, index: int, part: Any, reply_to: str | None,
-          key: str, settings: Settings, rt: Runtime, attempted: bool) -> Receipt:
+          key: str, settings: Settings, rt: Runtime, attempted: bool,
+          known: frozenset[str] = frozenset()) -> Receipt:
     """Send one part with bounded retries; decide unknown outcomes before re-sending."""
     delay = 1.0
     budget = settings.max_rate_limit_wait
+    since = rt.clock() - LOOKUP_SKEW
+
+    def lookup() -> Receipt | None:
+        return platform.find(message, index, part, since=since, reply_to=reply_to,
+                             exclude=known)
+
     for attempt in range(settings.retries + 1):
         checkpoint("before_post")
         try:
@@ -515,13 +565,26 @@ def _send(platform: Platform, message: Message, index: int, part: Any, reply_to:
         except DuplicateError as exc:
             if attempted:
                 # X refuses the same text again: the earlier attempt went out.
-                found = _find_quietly(platform, message, index, part)
+                try:
+                    found = lookup()
+                except PlatformError:
+                    found = None
                 return found or Receipt("", None, rt.clock())
             raise RejectedError(exc.platform, "X refuses duplicate content: this text was "
                                 "already posted; change it", status=exc.status) from exc
-        except UnknownOutcomeError:
+        except UnknownOutcomeError as unknown:
             attempted = True
-            found = _find_quietly(platform, message, index, part)
+            try:
+                found = lookup()
+            except PlatformError as exc:
+                # Never re-send blindly: without an answer to "did it go out?" only a platform
+                # that refuses a duplicate by itself (X) may be asked again; elsewhere a person
+                # decides (servers that ignore Idempotency-Key would post it twice).
+                if not platform.refuses_duplicates:
+                    raise UnknownOutcomeError(
+                        message.account, f"{unknown.reason}, and checking the account failed "
+                        f"too ({exc.reason})") from exc
+                found = None
             if found is not None:
                 return found
             if attempt == settings.retries:
@@ -539,13 +602,6 @@ def _send(platform: Platform, message: Message, index: int, part: Any, reply_to:
         rt.sleep(delay * (1 + random.random() / 2))
         delay = min(delay * 2, 30.0)
     raise TransientError(message.account, "gave up after retries")  # pragma: no cover
-
-
-def _find_quietly(platform: Platform, message: Message, index: int, part: Any) -> Receipt | None:
-    try:
-        return platform.find(message, index, part)
-    except PlatformError:
-        return None
 
 
 def _commit_message(kind: str, items: list[Item], outcomes: list[Outcome] | None = None) -> str:

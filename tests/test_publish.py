@@ -4,6 +4,8 @@ servers, and a real git repository with a bare origin."""
 from __future__ import annotations
 
 import json
+import os
+import time
 import subprocess
 from pathlib import Path
 
@@ -249,3 +251,26 @@ def test_a_credentials_file_others_can_read_is_refused_even_when_nothing_is_due(
     assert result.code == 2
     assert result.lines == [f"error: {creds}: readable or writable by others; run "
                             f"`chmod 600 {creds}` and try again"]
+
+
+def test_a_git_lock_left_by_a_killed_run_is_removed_when_old_and_named_when_fresh(
+        site: Site, mastodon_server, x_server, run_cli: RunCli) -> None:
+    _site_with_launch(site)
+    env = credentials_env(mastodon_server, x_server)
+    lock = site.root / ".git" / "index.lock"
+    lock.write_text("")
+
+    fresh = run_cli("publish", "--now", NOW, env=env, cwd=site.root)
+
+    assert fresh.code == 1
+    assert fresh.lines == [f"error: {lock} exists: another git command is running in this "
+                           "checkout, or a killed run left it; if no git command runs, remove it"]
+    assert mastodon_server.statuses == []
+    old = time.time() - 3600
+    os.utime(lock, (old, old))
+
+    later = run_cli("publish", "--now", NOW, env=env, cwd=site.root)
+
+    assert later.code == 0, later.text
+    assert f"removed {lock}, left by a git command that was killed 60 min ago" in later.lines
+    assert len(mastodon_server.statuses) == 1 and len(x_server.tweets) == 1

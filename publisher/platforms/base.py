@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Protocol
 
 from publisher import text as textmod
@@ -60,6 +61,9 @@ class Platform(Protocol):
     `publisher.errors.PlatformError` subclasses at one place."""
 
     name: str
+    #: True when the server itself refuses a repeated post (X's "duplicate content"), so a
+    #: re-send after an unanswered attempt cannot create a second post.
+    refuses_duplicates: bool
 
     def limits(self) -> Limits:
         """Limits as the server states them (fetched at most once per run)."""
@@ -70,8 +74,10 @@ class Platform(Protocol):
         """Send one part (uploading its media first); raise PlatformError on failure."""
         ...
 
-    def find(self, message: Message, index: int, part: Part) -> Receipt | None:
-        """Look for this part among the account's recent posts (outcome of a lost attempt)."""
+    def find(self, message: Message, index: int, part: Part, *, since: datetime,
+             reply_to: str | None, exclude: frozenset[str]) -> Receipt | None:
+        """Look for this part among the account's posts made since `since` (the outcome of a
+        lost attempt): same text, same parent, and not one the log already holds."""
         ...
 
 

@@ -52,6 +52,7 @@ _PROCESSING = "not finished processing"
 
 class MastodonPlatform:
     name = "mastodon"
+    refuses_duplicates = False  # Idempotency-Key helps, but Takahē and others ignore it
 
     def __init__(self, credentials: Credentials, *, timeout: float, media_timeout: float,
                  fallback: Limits, sleep: Callable[[float], None] = time.sleep,
@@ -186,14 +187,24 @@ class MastodonPlatform:
                 waited += delay
                 delay = min(delay * 2, 8.0)
 
-    def find(self, message: Message, index: int, part: Part) -> Receipt | None:
-        """A recent status of this account with the same text (after an unknown outcome)."""
+    def find(self, message: Message, index: int, part: Part, *, since: datetime,
+             reply_to: str | None, exclude: frozenset[str]) -> Receipt | None:
+        """A status of this account made since `since`, with the same text and parent, that
+        the log does not already hold (after an unknown outcome)."""
         if self._account_id is None:
             me = self._call(self._api.account_verify_credentials)
             self._account_id = str(me["id"])
         statuses = self._call(lambda: self._api.account_statuses(self._account_id, limit=40))
         wanted = _normalise(part.text)
         for status in statuses:
+            created = status.get("created_at")
+            if str(status["id"]) in exclude:
+                continue
+            if isinstance(created, datetime) and created.tzinfo and created < since:
+                continue
+            parent = status.get("in_reply_to_id")
+            if (str(parent) if parent else None) != (str(reply_to) if reply_to else None):
+                continue
             if _normalise(_html_to_text(str(status.get("content") or ""))) == wanted:
                 return _receipt(status, self._clock)
         return None

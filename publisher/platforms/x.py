@@ -56,6 +56,7 @@ class _RebasedSession(requests.Session):
 
 class XPlatform:
     name = "x"
+    refuses_duplicates = True
 
     def __init__(self, credentials: Credentials, *, timeout: float, media_timeout: float,
                  fallback: Limits, sleep: Callable[[float], None] = time.sleep,
@@ -140,16 +141,27 @@ class XPlatform:
                                  params={"command": "STATUS", "media_id": media_id})
             processing = (body.get("data") or {}).get("processing_info")
 
-    def find(self, message: Message, index: int, part: Part) -> Receipt | None:
+    def find(self, message: Message, index: int, part: Part, *, since: datetime,
+             reply_to: str | None, exclude: frozenset[str]) -> Receipt | None:
         """A recent post of this account with the same text (URLs compared loosely, since X
         rewrites them to t.co links)."""
         if self._user_id is None:
             me = self._call(lambda: self._client.get_me(user_auth=True))
             self._user_id = str(me.data["id"])
         recent = self._call(lambda: self._client.get_users_tweets(
-            self._user_id, max_results=20, user_auth=True))
+            self._user_id, max_results=20, user_auth=True,
+            tweet_fields=["created_at", "referenced_tweets"]))
         wanted = _normalise(part.text)
         for tweet in recent.data or []:
+            if str(tweet["id"]) in exclude:
+                continue
+            created = getattr(tweet, "created_at", None)
+            if isinstance(created, datetime) and created < since:
+                continue
+            parents = [str(r.id) for r in (getattr(tweet, "referenced_tweets", None) or [])
+                       if r.type == "replied_to"]
+            if (parents[0] if parents else None) != (str(reply_to) if reply_to else None):
+                continue
             if _normalise(str(tweet["text"])) == wanted:
                 tid = str(tweet["id"])
                 return Receipt(tid, f"https://x.com/i/web/status/{tid}", self._clock())

@@ -288,8 +288,16 @@ class XServer(FakeServer):
         return None
 
     @staticmethod
-    def _tweet_json(tweet: dict[str, Any]) -> JSON:
-        return {"id": tweet["id"], "text": tweet["text"], "edit_history_tweet_ids": [tweet["id"]]}
+    def _tweet_json(tweet: dict[str, Any], fields: set[str] = frozenset()) -> JSON:  # type: ignore[assignment]
+        data: JSON = {"id": tweet["id"], "text": tweet["text"],
+                      "edit_history_tweet_ids": [tweet["id"]]}
+        # Optional fields come only when asked for with `tweet.fields`, as on X.
+        if "created_at" in fields:
+            data["created_at"] = tweet["created_at"].strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        if "referenced_tweets" in fields and tweet["in_reply_to_tweet_id"]:
+            data["referenced_tweets"] = [{"type": "replied_to",
+                                          "id": tweet["in_reply_to_tweet_id"]}]
+        return data
 
     # -- media -------------------------------------------------------------------------
 
@@ -403,6 +411,7 @@ class XServer(FakeServer):
             return invalid_request(
                 f"The `max_results` query parameter value [{max_results}] is not between 5 and 100"
             )
+        fields = set((request.first("tweet.fields") or "").split(","))
         own = [t for t in reversed(self.tweets) if t["user_id"] == request.params["id"]]
         page = own[:max_results]
         if not page:
@@ -410,7 +419,7 @@ class XServer(FakeServer):
         return json_response(
             200,
             {
-                "data": [self._tweet_json(t) for t in page],
+                "data": [self._tweet_json(t, fields) for t in page],
                 "meta": {
                     "result_count": len(page),
                     "newest_id": page[0]["id"],
