@@ -86,7 +86,28 @@ def _published_warnings(items: list) -> list[Problem]:  # type: ignore[type-arg]
             out.append(Problem(item.post.path, item.post.line("date"), "warning",
                                f"{item.account}: already published; this edit will not go out "
                                "(to post it again, make it a new post with a new date)"))
+        elif item.changed and item.entry is not None and item.entry.published and (
+                item.composed is not None and item.composed.message is not None):
+            # A thread edited after some parts went out resumes after them.
+            sent = sorted(item.entry.published)
+            rest = [n for n in range(len(item.composed.message.parts)) if n not in sent]
+            out.append(Problem(item.post.path, item.post.line("date"), "warning",
+                               f"{item.account}: {_parts(sent)} published before this edit; "
+                               "a change to them will not go out"
+                               + (f" ({_parts(rest, '')} go out as the file has them now)"
+                                  if rest else "")))
     return out
+
+
+def _parts(numbers: list[int], verb: str = "were") -> str:
+    """`parts 1-2 were`, `part 3 was` (0-based numbers, shown 1-based)."""
+    first, last = numbers[0] + 1, numbers[-1] + 1
+    if first == last:
+        text = f"part {first}" + (" was" if verb else "")
+    else:
+        sep = "-" if last - first + 1 == len(numbers) else "..."
+        text = f"parts {first}{sep}{last}" + (f" {verb}" if verb else "")
+    return text
 
 
 def _x_duplicate_warnings(items: list) -> list[Problem]:  # type: ignore[type-arg]
