@@ -469,7 +469,7 @@ def _thread_fallback(item: Item, platform: Platform, index: int, receipts: list[
     head = (f"X refused part {index + 1}/{total} as a reply ({refusal.reason}); {done} "
             "published")
     manual = (f"post the rest by hand, then run `publisher resolve {item.post.path} "
-              f"--platform {item.account} --as published`")
+              f"--platform {item.account} --as published --rest`")
     if settings.x_thread_fallback == "stop":
         record("failed", index, kind=refusal.kind, reason=refusal.reason)
         return Outcome(item, "failed", receipts, f"{head}; the rest was not posted "
