@@ -84,8 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Publish scheduled Markdown posts from a git repository to Mastodon and "
                     "X, exactly once.")
     parser.add_argument("--version", action="version", version=f"publisher {__version__}")
-    parser.add_argument("-C", "--repo", default=".", metavar="DIR",
-                        help="the repository holding publisher.toml and the posts (default .)")
+    parser.add_argument("-C", "--repo", default=None, metavar="DIR",
+                        help="the repository holding publisher.toml and the posts (default: "
+                             "the nearest folder up from here holding publisher.toml or .git)")
     parser.add_argument("--posts-dir", metavar="DIR",
                         help="override posts_dir from publisher.toml")
     # The same two options after the command too (`publisher publish --posts-dir X`, as
@@ -93,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     # command is not overwritten by the subcommand's default.
     common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     common.add_argument("-C", "--repo", metavar="DIR",
-                        help="the repository holding publisher.toml and the posts (default .)")
+                        help="the repository holding publisher.toml and the posts (default: "
+                             "the nearest folder up from here holding publisher.toml or .git)")
     common.add_argument("--posts-dir", metavar="DIR",
                         help="override posts_dir from publisher.toml")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -128,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument("post", metavar="POST", help="the post file")
     res.add_argument("--platform", required=True, help="the platform or account")
     res.add_argument("--as", dest="decision", choices=("published", "retry"), required=True)
+    res.add_argument("--rest", action="store_true",
+                     help="with --as published: you posted every part still missing by hand "
+                          "(a thread X stopped)")
     return parser
 
 
@@ -150,7 +155,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     args.progress = Progress(sys.stderr, args.scrub) if sys.stderr.isatty() else None
 
     try:
-        root = Path(args.repo).resolve()
+        root = Path(args.repo).resolve() if args.repo else find_root(Path.cwd())
         settings = load_settings(root)
         if args.posts_dir:
             settings = _with(settings, posts_dir=args.posts_dir)
@@ -174,6 +179,17 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141
+
+
+def find_root(start: Path) -> Path:
+    """The repository a command run without `-C` works on: the nearest folder from `start`
+    up holding publisher.toml or .git (so `cd posts && publisher resolve a.md` reads the
+    root's log), else `start` itself."""
+    here = start.resolve()
+    for folder in (here, *here.parents):
+        if (folder / "publisher.toml").is_file() or (folder / ".git").exists():
+            return folder
+    return here
 
 
 def _with(settings: Settings, **changes: object) -> Settings:

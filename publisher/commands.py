@@ -86,7 +86,28 @@ def _published_warnings(items: list) -> list[Problem]:  # type: ignore[type-arg]
             out.append(Problem(item.post.path, item.post.line("date"), "warning",
                                f"{item.account}: already published; this edit will not go out "
                                "(to post it again, make it a new post with a new date)"))
+        elif item.changed and item.entry is not None and item.entry.published and (
+                item.composed is not None and item.composed.message is not None):
+            # A thread edited after some parts went out resumes after them.
+            sent = sorted(item.entry.published)
+            rest = [n for n in range(len(item.composed.message.parts)) if n not in sent]
+            out.append(Problem(item.post.path, item.post.line("date"), "warning",
+                               f"{item.account}: {_parts(sent)} published before this edit; "
+                               "a change to them will not go out"
+                               + (f" ({_parts(rest, '')} go out as the file has them now)"
+                                  if rest else "")))
     return out
+
+
+def _parts(numbers: list[int], verb: str = "were") -> str:
+    """`parts 1-2 were`, `part 3 was` (0-based numbers, shown 1-based)."""
+    first, last = numbers[0] + 1, numbers[-1] + 1
+    if first == last:
+        text = f"part {first}" + (" was" if verb else "")
+    else:
+        sep = "-" if last - first + 1 == len(numbers) else "..."
+        text = f"parts {first}{sep}{last}" + (f" {verb}" if verb else "")
+    return text
 
 
 def _x_duplicate_warnings(items: list) -> list[Problem]:  # type: ignore[type-arg]
@@ -175,31 +196,41 @@ def _repo_path(settings: Settings, name: str) -> str:
 
 def run_resolve(args: argparse.Namespace, settings: Settings, env: Mapping[str, str],
                 emit: Emit, now_fn: NowFn) -> int:
-    """A person decides an uncertain post: `published` (it went out) or `retry`."""
+    """A person decides the part of a post whose outcome is unknown (uncertain, or an intent
+    with no result): `published` (it went out) or `retry`. With `--rest` (and `published`)
+    the person posted every part still missing by hand, as a stopped X thread asks."""
     from publisher.lock import RunLock
 
     account = settings.account(args.platform).name
+    rest = getattr(args, "rest", False)
+    if rest and args.decision != "published":
+        raise ConfigError("--rest goes with --as published (the parts you posted by hand)")
     target = Path(args.post).resolve()
     with RunLock(settings.root):
         ledger = Ledger.read(settings.log_path)
         rel = target.relative_to(settings.root).as_posix() if target.is_relative_to(
             settings.root) else args.post
-        entries = [e for e in ledger.entries() if e.account == account and e.post == rel
-                   and (e.uncertain or e.open_intents or e.failures)]
-        if not entries:
-            raise ConfigError(f"{rel}: nothing to resolve for {account} in {settings.log}")
         now = datetime.now(UTC)
         records = []
-        for entry in entries:
-            parts = sorted(set(entry.uncertain) | set(entry.open_intents)) or [0]
-            if args.decision == "published":
-                # A stopped thread: the person posted the rest, so every missing part is out.
-                parts = [n for n in range(entry.parts) if n not in entry.published] or parts
-            for part in parts:
-                event = "published" if args.decision == "published" else "resolved"
-                records.append(Record(event, rel, account, entry.digest, now, part=part,  # type: ignore[arg-type]
-                                      parts=entry.parts, kind="manual",
-                                      reason=f"resolved by a person as {args.decision}"))
+        for entry in ledger.entries():
+            if entry.account != account or entry.post != rel or entry.is_complete:
+                continue
+            if rest:
+                parts = [n for n in range(entry.parts) if n not in entry.published]
+            else:
+                # Parts go out in order, so only the first undecided one can have been sent.
+                open_parts = sorted(set(entry.uncertain) | set(entry.open_intents))
+                parts = open_parts[:1]
+            event = "published" if args.decision == "published" else "resolved"
+            records += [Record(event, rel, account, entry.digest, now, part=part,  # type: ignore[arg-type]
+                               parts=entry.parts, kind="manual",
+                               reason=f"resolved by a person as {args.decision}")
+                        for part in parts]
+        if not records:
+            what = ("no part is missing" if rest else
+                    "no part is uncertain or left open by an interrupted run")
+            raise ConfigError(f"{rel} -> {account}: nothing to decide: {what} "
+                              f"(see {settings.log})")
         ledger.append(records)
     emit(f"{rel} -> {account}: recorded as {args.decision}; commit {settings.log} to keep it")
     return 0

@@ -239,7 +239,7 @@ def _publish_locked(settings: Settings, now: datetime, rt: Runtime, *, push: boo
     run = uuid.uuid4().hex[:12]
     # Intent before action: the next run finds these if this one vanishes mid-way.
     intents = [
-        Record("intent", i.post.path, i.account, _msg(i).digest, rt.clock(),
+        Record("intent", i.post.path, i.account, _log_digest(i), rt.clock(),
                platform=_msg(i).platform, part=n, parts=len(_msg(i).parts),
                key=_msg(i).idempotency_key(n), scheduled=i.post.date, run=run)
         for i in ready for n in range(len(_msg(i).parts))
@@ -269,7 +269,7 @@ def _publish_locked(settings: Settings, now: datetime, rt: Runtime, *, push: boo
             images = sum(len(p.media) for p in _msg(item).parts)
             rt.progress(f"publishing {number}/{len(ready)}: {item.post.path} -> {item.account}"
                         + (f" ({images} image(s))" if images else ""))
-        if (item.account, _msg(item).digest) in claimed:
+        if (item.account, _log_digest(item)) in claimed:
             _add(report, rt, Outcome(item, "skipped", reason=(
                 "another run started publishing it at the same time; the next run checks "
                 "what it did")))
@@ -322,12 +322,19 @@ def _close_intents(item: Item, ledger: Ledger, rt: Runtime, run: str, kind: str,
     """Record that nothing was sent for an item this run skipped, so its intent is not taken
     for a vanished attempt next time."""
     message = _msg(item)
-    ledger.append([Record("failed", message.post, message.account, message.digest, rt.clock(),
+    ledger.append([Record("failed", message.post, message.account, _log_digest(item), rt.clock(),
                           platform=message.platform, part=n, parts=len(message.parts),
                           key=message.idempotency_key(n), scheduled=message.scheduled,
                           kind=kind, reason=reason, run=run)
                    for n in range(len(message.parts))
                    if not (item.entry and n in item.entry.published)])
+
+
+def _log_digest(item: Item) -> str:
+    """The digest a run logs an item under: the entry it resumes (a thread edited after some
+    parts went out continues under the entry holding them, so the next run finds it
+    complete), else the message's own."""
+    return item.entry.digest if item.entry is not None else _msg(item).digest
 
 
 def _msg(item: Item) -> Message:
@@ -387,6 +394,7 @@ def _publish_item(item: Item, platform: Platform, ledger: Ledger, settings: Sett
                   run: str) -> Outcome:
     message = _msg(item)
     entry = item.entry
+    digest = _log_digest(item)
     receipts: list[Receipt] = []
     reply_to: str | None = None
     recovered = False
@@ -399,7 +407,7 @@ def _publish_item(item: Item, platform: Platform, ledger: Ledger, settings: Sett
             # The part that failed goes last, so it is the failure a later run reports.
             parts = [n for n in range(part + 1, len(message.parts))
                      if not (entry and n in entry.published)] + parts
-        ledger.append([Record(event, message.post, message.account, message.digest,  # type: ignore[arg-type]
+        ledger.append([Record(event, message.post, message.account, digest,  # type: ignore[arg-type]
                               rt.clock(), platform=message.platform, part=n,
                               parts=len(message.parts), key=message.idempotency_key(n),
                               scheduled=message.scheduled, run=run,
@@ -504,7 +512,7 @@ def _thread_fallback(item: Item, platform: Platform, index: int, receipts: list[
     head = (f"X refused part {index + 1}/{total} as a reply ({refusal.reason}); {done} "
             "published")
     manual = (f"post the rest by hand, then run `publisher resolve {item.post.path} "
-              f"--platform {item.account} --as published`")
+              f"--platform {item.account} --as published --rest`")
     if settings.x_thread_fallback == "stop":
         record("failed", index, kind=refusal.kind, reason=refusal.reason)
         return Outcome(item, "failed", receipts, f"{head}; the rest was not posted "

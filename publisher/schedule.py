@@ -39,7 +39,7 @@ class Item:
     composed: Composed | None = None
     entry: Entry | None = None
     note: str = ""
-    changed: bool = False  # published, but the file was edited since
+    changed: bool = False  # some parts are published, but the file was edited since
 
     @property
     def when(self) -> datetime | None:
@@ -106,21 +106,32 @@ def _classify(post: Post, account: str, settings: Settings, ledger: Ledger, now:
     composed = compose(post, account)
     if composed.message is None or not composed.ok:
         return Item(post, account, "invalid", composed)
-    entry, changed = ledger.lookup(account, composed.message.digest, post.path)
+    message = composed.message
+    entry, changed = ledger.lookup(account, message.digest, post.path)
     if entry is not None:
-        if entry.is_complete:
+        # Edited after some parts went out: the thread resumes under the entry that holds
+        # them (the pipeline logs the new parts there), and is complete when every part of
+        # the file as it is now is out.
+        complete = entry.is_complete or (
+            changed and all(n in entry.published for n in range(len(message.parts))))
+        if complete:
             return Item(post, account, "published", composed, entry, changed=changed)
         if entry.uncertain:
             part = min(entry.uncertain)
             reason = entry.uncertain[part].reason or "outcome unknown"
-            return Item(post, account, "uncertain", composed, entry, note=reason)
+            return Item(post, account, "uncertain", composed, entry, note=reason,
+                        changed=changed)
         failure = entry.last_failure
+        # A refusal holds until the content changes: for an entry found by path only, it
+        # holds if it was the refusal of this very content (its idempotency key).
         if (failure is not None and failure.kind in PERMANENT_KINDS
-                and not entry.open_intents):
+                and not entry.open_intents
+                and (not changed or failure.key == message.idempotency_key(failure.part))):
             return Item(post, account, "failed", composed, entry,
-                        note=failure.reason or failure.kind or "refused")
+                        note=failure.reason or failure.kind or "refused", changed=changed)
         if entry.intents or entry.published or entry.resolved:
-            return Item(post, account, "due", composed, entry, note="resuming")
+            return Item(post, account, "due", composed, entry, note="resuming",
+                        changed=changed)
     late = now - post.date
     if late > settings.stale_after and not catch_up:
         return Item(post, account, "missed", composed, entry,

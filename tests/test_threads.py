@@ -184,15 +184,19 @@ def test_x_refusing_a_reply_with_stop_reports_and_posts_nothing_more(
            "to this conversation is not allowed because you have not been mentioned or " \
            "otherwise engaged by the author of the post you are replying to.); part 1 " \
            'published; the rest was not posted (x_thread_fallback = "stop"): post the rest ' \
-           "by hand, then run `publisher resolve posts/story.md --platform x --as published`" \
+           "by hand, then run `publisher resolve posts/story.md --platform x --as published " \
+           "--rest`" \
         in result.lines
     again = publish(run_cli, site, None, x_server)
     assert len(x_server.tweets) == 1  # never out of order, never again by itself
     assert "refused earlier (edit the post to retry): posts/story.md -> x: reply refused: " \
         in again.text
     # The person posts the rest by hand and says so, as the message asked.
+    undecided = run_cli("resolve", "posts/story.md", "--platform", "x", "--as", "published",
+                        cwd=site.root)
+    assert undecided.code == 2  # nothing uncertain: the parts were refused, not lost
     resolved = run_cli("resolve", "posts/story.md", "--platform", "x", "--as", "published",
-                       cwd=site.root)
+                       "--rest", cwd=site.root)
     assert resolved.code == 0, resolved.text
     assert publish(run_cli, site, None, x_server).summary.startswith(
         "published 0, already published 1")
