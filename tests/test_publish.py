@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import subprocess
+import time
 from pathlib import Path
 
 from tests.conftest import ROOT, RunCli, Site, credentials_env, git, run_process
