@@ -1,29 +1,28 @@
-"""Commit and push the published log with GitPython (the only module that imports it).
+"""Commit and push the published log; the only module that runs git.
 
-Pushes go to the branch's upstream with the credentials git already has; publisher never
-puts a token into a URL or `.git/config`. A push rejected because the remote moved is
-fetched, rebased (the log merges as a union: both sides only append lines) and retried a
-bounded number of times. Never force. Every git error message is scrubbed of URL
-credentials before it is shown.
+Reads, the sync before a run and commits call the `git` command directly (a run with nothing
+due must stay cheap); pushes go through GitPython, imported only then, whose per-ref results
+are checked because a rejected push does not raise. Pushes go to the branch's upstream with
+the credentials git already has; publisher never puts a token into a URL or `.git/config`.
+A push rejected because the remote moved is fetched, rebased (the log merges as a union: both
+sides only append lines) and retried a bounded number of times. Never force. Every git error
+message is scrubbed of URL credentials before it is shown.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
+import os
 import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-
-import git
-from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
+from typing import TYPE_CHECKING
 
 from publisher.errors import GitError
 
-# GitPython logs failed pushes ("Error lines received while pushing: ... <remote URL>") through
-# `logging`; with no handler configured Python would print that unscrubbed to stderr. Our own
-# messages carry the scrubbed detail instead.
-logging.getLogger("git").addHandler(logging.NullHandler())
+if TYPE_CHECKING:
+    import git
 
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.I)
 # An extraHeader's whole value ("AUTHORIZATION: basic <token>", as actions/checkout sets it)
@@ -47,20 +46,26 @@ class Identity:
 class Repo:
     """The git checkout holding the posts and the log."""
 
-    def __init__(self, repo: git.Repo, identity: Identity, attempts: int = 3) -> None:
-        self._repo = repo
+    def __init__(self, root: Path, git_dir: Path, identity: Identity, attempts: int = 3) -> None:
+        self.root = root
+        self._git_dir = git_dir
         self._identity = identity
         self._attempts = attempts
-        self.root = Path(repo.working_tree_dir or ".")
+        self._gitpython: git.Repo | None = None
+        self._upstream: tuple[tuple[str, str] | None] | None = None
 
     @classmethod
     def open(cls, root: Path, identity: Identity) -> Repo | None:
-        """The repository at `root`, or None when `root` is not inside one."""
+        """The repository at `root` (or a folder above it), or None when there is none."""
         try:
-            repo = git.Repo(root, search_parent_directories=True)
-        except (InvalidGitRepositoryError, NoSuchPathError):
+            proc = subprocess.run(["git", "rev-parse", "--show-toplevel", "--absolute-git-dir"],
+                                  cwd=root, capture_output=True, text=True)
+        except (FileNotFoundError, NotADirectoryError):
             return None
-        return cls(repo, identity)
+        lines = proc.stdout.splitlines()
+        if proc.returncode != 0 or len(lines) < 2:
+            return None
+        return cls(Path(lines[0]), Path(lines[1]), identity)
 
     def _env(self) -> dict[str, str]:
         n, e = self._identity.name, self._identity.email
@@ -68,34 +73,71 @@ class Repo:
                 "GIT_COMMITTER_NAME": n, "GIT_COMMITTER_EMAIL": e,
                 "GIT_TERMINAL_PROMPT": "0"}
 
+    def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["git", *args], cwd=self.root, env={**os.environ, **self._env()},
+                              capture_output=True, text=True)
+
     def _git(self, *args: str) -> str:
-        try:
-            with self._repo.git.custom_environment(**self._env()):
-                return str(self._repo.git.execute(["git", *args]))
-        except GitCommandError as exc:
-            detail = scrub(str(exc.stderr or exc.stdout or "").strip()) or f"exit {exc.status}"
-            raise GitError(f"git {args[0]} failed: {detail.splitlines()[-1]}") from None
+        proc = self._run(*args)
+        if proc.returncode != 0:
+            lines = scrub((proc.stderr or proc.stdout or "").strip()).splitlines()
+            detail = lines[-1] if lines else f"exit {proc.returncode}"
+            raise GitError(f"git {args[0]} failed: {detail}")
+        return proc.stdout
+
+    def _repo(self) -> git.Repo:
+        """GitPython's view of the repository, for pushing (imported only when needed)."""
+        if self._gitpython is None:
+            import logging
+
+            import git
+
+            # GitPython logs failed pushes ("Error lines received while pushing: ... <remote
+            # URL>") through `logging`; with no handler configured Python would print that
+            # unscrubbed to stderr. Our own messages carry the scrubbed detail instead.
+            logging.getLogger("git").addHandler(logging.NullHandler())
+
+            self._gitpython = git.Repo(self.root)
+        return self._gitpython
 
     @property
     def branch(self) -> str | None:
-        try:
-            return self._repo.active_branch.name
-        except TypeError:  # detached HEAD
-            return None
+        proc = self._run("symbolic-ref", "--quiet", "--short", "HEAD")
+        if proc.returncode != 0:
+            return None  # detached HEAD
+        return proc.stdout.strip() or None
+
+    def head(self) -> str | None:
+        proc = self._run("rev-parse", "--verify", "--quiet", "HEAD")
+        if proc.returncode != 0:
+            return None  # no commit yet
+        return proc.stdout.strip() or None
 
     def upstream(self) -> tuple[str, str] | None:
         """(remote, branch) the current branch pushes to, or None when there is none."""
+        if self._upstream is None:
+            self._upstream = (self._find_upstream(),)
+        return self._upstream[0]
+
+    def _find_upstream(self) -> tuple[str, str] | None:
         branch = self.branch
         if branch is None:
             return None
-        reader = self._repo.config_reader()
-        section = f'branch "{branch}"'
-        if reader.has_option(section, "remote") and reader.has_option(section, "merge"):
-            remote = str(reader.get_value(section, "remote"))
-            merge = str(reader.get_value(section, "merge"))
+        proc = self._run("config", "--null", "--get-regexp",
+                         r"^(branch\..*\.(remote|merge)|remote\..*\.url)$")
+        values: dict[str, str] = {}
+        remotes: list[str] = []
+        for entry in proc.stdout.split("\0"):
+            key, _, value = entry.partition("\n")
+            values[key] = value
+            if key.startswith("remote.") and key.endswith(".url"):
+                remotes.append(key[len("remote."):-len(".url")])
+        remote = values.get(f"branch.{branch}.remote")
+        merge = values.get(f"branch.{branch}.merge")
+        if remote and merge:
             return remote, merge.removeprefix("refs/heads/")
-        if len(self._repo.remotes) == 1:
-            return self._repo.remotes[0].name, branch
+        if len(set(remotes)) == 1:
+            return remotes[0], branch
         return None
 
     def is_shallow(self) -> bool:
@@ -109,16 +151,15 @@ class Repo:
             return False
         remote, branch = up
         self._git("fetch", "--quiet", remote, branch)
-        before = self._repo.head.commit.hexsha
-        self._rebase(f"{remote}/{branch}" if self._has_ref(remote, branch) else "FETCH_HEAD")
-        return self._repo.head.commit.hexsha != before
+        if self._run("merge-base", "--is-ancestor", "FETCH_HEAD", "HEAD").returncode == 0:
+            return False  # nothing new upstream: no rebase, nothing to move
+        before = self.head()
+        self._rebase("FETCH_HEAD")
+        return self.head() != before
 
     def _has_ref(self, remote: str, branch: str) -> bool:
-        try:
-            self._repo.git.rev_parse("--verify", "--quiet", f"refs/remotes/{remote}/{branch}")
-            return True
-        except GitCommandError:
-            return False
+        return self._run("rev-parse", "--verify", "--quiet",
+                         f"refs/remotes/{remote}/{branch}").returncode == 0
 
     def _rebase(self, onto: str) -> None:
         self._union_merge_for_log()
@@ -131,7 +172,7 @@ class Repo:
 
     def _union_merge_for_log(self) -> None:
         """Tell git (locally, outside the work tree) that appended log lines merge as a union."""
-        info = Path(self._repo.git_dir) / "info"
+        info = self._git_dir / "info"
         info.mkdir(exist_ok=True)
         attributes = info / "attributes"
         line = "*.jsonl merge=union\n"
@@ -172,7 +213,7 @@ class Repo:
         if not self._git("diff", "--cached", "--name-only", "--", *rel).strip():
             return None
         self._git("commit", "--quiet", "--no-verify", "-m", message, "--only", "--", *rel)
-        return self._repo.head.commit.hexsha
+        return self.head()
 
     def push(self) -> str:
         """Push to the upstream, rebasing and retrying when the remote moved; never forced."""
@@ -193,8 +234,10 @@ class Repo:
 
     def _push_once(self, remote: str, branch: str) -> bool | None:
         """None on success; True when rejected because the remote moved; raises otherwise."""
+        from git.exc import GitCommandError
+
         try:
-            infos = self._repo.remote(remote).push(f"HEAD:refs/heads/{branch}")
+            infos = self._repo().remote(remote).push(f"HEAD:refs/heads/{branch}")
         except GitCommandError as exc:
             detail = scrub(str(exc.stderr or "").strip())
             if re.search(r"fetch first|non-fast-forward|failed to update ref|cannot lock ref",
