@@ -6,6 +6,7 @@ collected per file as `Problem`s with the line of the offending key.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
@@ -309,14 +310,33 @@ def _localize(naive: datetime, zone: ZoneInfo) -> tuple[datetime, str | None]:
 
 
 def iter_post_files(settings: Settings) -> Iterator[Path]:
-    """Every Markdown file under the posts folder, recursively, in a stable order."""
+    """Every Markdown file under the posts folder, recursively, in a stable order (that of
+    `sorted(base.rglob("*"))`: by path parts; symlinked folders are not entered). One
+    `scandir` per folder, so listing costs no system call per file."""
     base = settings.posts_path
     if not base.is_dir():
         raise ConfigError(f"the posts folder {settings.posts_dir!r} does not exist in "
                           f"{settings.root}: create it or set posts_dir in publisher.toml")
-    for path in sorted(base.rglob("*")):
-        if path.suffix.lower() in (".md", ".markdown") and path.is_file():
-            yield path
+    found: list[tuple[tuple[str, ...], Path]] = []
+    folders: list[tuple[tuple[str, ...], Path]] = [((), base)]
+    while folders:
+        parts, folder = folders.pop()
+        try:
+            with os.scandir(folder) as scan:
+                entries = list(scan)
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir() and not entry.is_symlink():
+                    folders.append(((*parts, entry.name), folder / entry.name))
+                elif (os.path.splitext(entry.name)[1].lower() in (".md", ".markdown")
+                      and entry.is_file()):
+                    found.append(((*parts, entry.name), folder / entry.name))
+            except OSError:
+                continue
+    for _, path in sorted(found, key=lambda pair: pair[0]):
+        yield path
 
 
 def load_posts(settings: Settings, paths: Iterable[Path] | None = None) -> list[Post]:
