@@ -93,6 +93,7 @@ def count_requests(base: Path) -> dict[str, tuple[int, int, str]]:
 
 
 def _shape(path: str) -> str:
+    path = path.rstrip("/")  # Mastodon.py asks for `/api/v2/instance/`
     if path.startswith("/api/v1/media/"):
         return "/api/v1/media/:id"
     return path

@@ -30,6 +30,7 @@ def _posts(site: Site, count: int, images: list[int]) -> None:
 def _by_endpoint(server: object) -> Counter[tuple[str, str]]:
     counts: Counter[tuple[str, str]] = Counter()
     for method, path, _ in server.requests:  # type: ignore[attr-defined]
+        path = path.rstrip("/")  # Mastodon.py asks for `/api/v2/instance/`
         if path.startswith("/api/v1/media/"):
             path = "/api/v1/media/:id"
         counts[method, path] += 1
