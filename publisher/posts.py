@@ -6,6 +6,7 @@ collected per file as `Problem`s with the line of the offending key.
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 import re
 import tomllib
@@ -345,12 +346,28 @@ def load_posts(settings: Settings, paths: Iterable[Path] | None = None) -> list[
 
 
 def relpath(settings: Settings, file: Path) -> str:
-    for path, root in ((file, settings.root), (file.resolve(), settings.root.resolve())):
-        try:
-            return path.relative_to(root).as_posix()
-        except ValueError:
-            continue
-    return file.as_posix()
+    try:
+        return file.relative_to(settings.root).as_posix()
+    except ValueError:
+        pass  # resolve only when the plain path is not under the root (a symlink, `..`)
+    try:
+        return real_path(file).relative_to(real_path(settings.root)).as_posix()
+    except ValueError:
+        return file.as_posix()
+
+
+@functools.lru_cache(maxsize=4096)
+def _real_folder(folder: Path) -> Path:
+    return folder.resolve()
+
+
+def real_path(path: Path) -> Path:
+    """`path.resolve()`, for thousands of posts: a file that is not itself a symlink is its
+    resolved folder plus its name, so each folder is resolved once per process, not once per
+    file (one `lstat` instead of one per path component)."""
+    if path.is_absolute() and path.name not in ("", ".", "..") and not path.is_symlink():
+        return _real_folder(path.parent) / path.name
+    return path.resolve()
 
 
 def load_post(settings: Settings, file: Path) -> Post:
@@ -363,7 +380,7 @@ def load_post(settings: Settings, file: Path) -> Post:
         rel = rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         return Post(rel, file, None, (), False, "", (), {}, {}, (Problem(
             rel, None, "error", "the file name is not UTF-8: rename the file"),))
-    if not file.resolve().is_relative_to(settings.root.resolve()):
+    if not real_path(file).is_relative_to(real_path(settings.root)):
         return Post(rel, file, None, (), False, "", (), {}, {}, (Problem(
             rel, None, "error", "the file lies outside the repository (a symlink?): keep "
             "posts inside it"),))
