@@ -472,6 +472,73 @@ def load_post(settings: Settings, file: Path) -> Post:
                 body_line=_first_text_line(raw_body, closing_line))
 
 
+def scan_post(settings: Settings, file: Path) -> Post | None:
+    """Only what decides a post's state when it needs nothing else: its date, platforms and
+    draft flag, without the checks `load_post` runs (other keys, YAML traps, media, line
+    numbers). A publish run uses it for posts that are drafts, not yet due or already
+    published, which it neither sends nor reports on. None when the file is not plainly
+    well-formed (TOML, a date, platform or flag with a problem, anything unusual): `load_post`
+    then reads it and reports what is wrong. The Post has no body, media or other keys."""
+    name = str(file)
+    root = str(settings.root).rstrip("/") + "/"
+    if not name.startswith(root) or "/../" in name or "/./" in name:
+        return None
+    rel = name[len(root):]
+    try:
+        rel.encode("utf-8")
+        text = file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeError):
+        return None
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    first = text[:text.find("\n")].strip() if "\n" in text else text.strip()
+    if len(first) < 3 or first.strip("-"):
+        return None
+    # What python-frontmatter does with the text in `load_post`, without its Post object.
+    pieces = _YAML.FM_BOUNDARY.split(text.strip(), 2)
+    if len(pieces) != 3 or pieces[0]:
+        return None
+    meta: dict[str, Any] = {}
+    loader = _Loader(pieces[1])
+    try:
+        node = loader.get_single_node()
+        if not isinstance(node, yaml.MappingNode) or not node.value:
+            return None
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if (not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _STR_TAG
+                    or key in meta or key == "<<"):
+                return None  # not a plain key, a duplicate or a merge: load_post decides
+            meta[key] = (loader.construct_object(value_node, deep=True)
+                         if key in _STATE_KEYS else None)
+    except (yaml.YAMLError, _DuplicateKey, TypeError, ValueError):
+        return None
+    finally:
+        loader.dispose()
+    problems: list[str] = []
+
+    def bad(message: str, *args: Any) -> None:
+        problems.append(message)
+
+    for flag in ("draft", "published"):
+        if flag in meta and not isinstance(meta[flag], bool):
+            return None
+    try:
+        when, warning = resolve_date(meta.get("date"), settings.zone)
+    except DateProblem:
+        return None
+    targets = _targets(meta, settings, bad, lambda *key: None)
+    if warning or problems or not targets:
+        return None
+    draft = meta.get("draft") is True or meta.get("published") is False
+    state = {k: meta[k] for k in _STATE_KEYS if k in meta}
+    return Post(rel, file, when, targets, draft, "", (), state)
+
+
+_STATE_KEYS = ("date", "platforms", "draft", "published")
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
 def _first_text_line(body: str, start: int) -> int:
     """The line of the body's first non-blank line (or where the body starts)."""
     for number, line in enumerate(body.split("\n"), start=start):
@@ -610,10 +677,25 @@ def _text_paths(meta: Mapping[str, Any], settings: Settings) -> Iterator[tuple[A
             yield (*prefix, "poll", "options", i)
 
 
+def _has_number_or_flag(value: Any, depth: int) -> bool:
+    """Whether a bool, int or float lies where `_text_paths` reaches (paths of up to 5 steps)."""
+    if isinstance(value, bool | int | float):
+        return True
+    if depth > 4:
+        return False
+    if isinstance(value, dict):
+        return any(_has_number_or_flag(v, depth + 1) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_number_or_flag(v, depth + 1) for v in value)
+    return False
+
+
 def _check_yaml_traps(meta: Mapping[str, Any], raw: Mapping[tuple[Any, ...], str], bad: Any,
                       lines: Mapping[tuple[Any, ...], int], settings: Settings) -> None:
     """Name YAML 1.1's surprises plainly where text is expected: `no` read as false, `10:30`
     read as the number 630, `2026` read as a number."""
+    if not _has_number_or_flag(meta, 0):
+        return  # nothing was read as true/false or a number: no trap to name
     for path in _text_paths(meta, settings):
         value: Any = meta
         for step in path:
