@@ -202,6 +202,9 @@ class Repo:
         if up is None:
             return False
         remote, branch = up
+        counted = self._run("rev-list", "--count", f"refs/remotes/{remote}/{branch}..HEAD")
+        if counted.returncode == 0:
+            return counted.stdout.strip() != "0"
         if not self._has_ref(remote, branch):
             return True
         return self._git("rev-list", "--count", f"{remote}/{branch}..HEAD").strip() != "0"

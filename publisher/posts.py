@@ -486,7 +486,8 @@ def scan_post(settings: Settings, file: Path) -> Post | None:
     rel = name[len(root):]
     try:
         rel.encode("utf-8")
-        text = file.read_text(encoding="utf-8-sig")
+        with open(name, encoding="utf-8-sig") as fh:  # not Path.read_text: thousands of files
+            text = fh.read()
     except (OSError, UnicodeError):
         return None
     if "\r" in text:
