@@ -15,11 +15,13 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from publisher import __version__
-from publisher.config import CREDENTIAL_FIELDS, CredentialStore, Settings, load_settings
 from publisher.errors import ConfigError, PublisherError
+
+if TYPE_CHECKING:
+    from publisher.config import Settings
 
 
 class Scrubber:
@@ -53,6 +55,8 @@ class Progress:
 
 def _secret_values(environ: Mapping[str, str], settings: Settings | None,
                    credentials: str | None) -> list[str]:
+    from publisher.config import CREDENTIAL_FIELDS, CredentialStore
+
     names = {n for fields in CREDENTIAL_FIELDS.values() for n in fields.values()}
     if settings is not None:
         for account in settings.accounts.values():
@@ -155,6 +159,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     args.progress = Progress(sys.stderr, args.scrub) if sys.stderr.isatty() else None
 
     try:
+        from publisher.config import load_settings  # after parsing: `--help` stays cheap
+
         root = Path(args.repo).resolve() if args.repo else find_root(Path.cwd())
         settings = load_settings(root)
         if args.posts_dir:

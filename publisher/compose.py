@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -17,7 +18,7 @@ from publisher.config import PLATFORM_ALIASES, Account, Settings
 from publisher.message import Attachment, Message, Options, Part, Poll
 from publisher.platforms import limits_for
 from publisher.platforms.base import Limits
-from publisher.posts import MediaRef, Post, Problem, Severity, parse_media
+from publisher.posts import MediaRef, Post, Problem, Severity, parse_media, real_path
 
 VISIBILITIES = ("public", "unlisted", "private", "direct")
 # ISO 639-1 two-letter codes (Mastodon validates `language` against these).
@@ -360,17 +361,20 @@ def _attach(ref: MediaRef, post: Post, settings: Settings, bad: Any) -> Attachme
         bad(f"{ref.path}: media paths must be relative to the post and stay inside the "
             "repository (no `..`, absolute paths or URLs)", ref.line)
         return None
-    file = (post.file.parent / Path(*raw.parts)).resolve()
-    root = settings.root.resolve()
+    file = real_path(post.file.parent / Path(*raw.parts))
+    root = real_path(settings.root)
     if not file.is_relative_to(root):
         bad(f"{ref.path}: resolves outside the repository (a symlink?); keep images inside it",
             ref.line)
         return None
-    if not file.is_file():
-        bad(f"{ref.path}: file not found (looked for {file.relative_to(root).as_posix()})",
-            ref.line)
+    rel = file.relative_to(root).as_posix()
+    try:
+        st = file.stat()
+    except OSError:
+        st = None
+    if st is None or not stat.S_ISREG(st.st_mode):
+        bad(f"{ref.path}: file not found (looked for {rel})", ref.line)
         return None
-    st = file.stat()
     key = (file, st.st_size, st.st_mtime_ns)
     cached = _HASH_CACHE.get(key)
     if cached is None:
@@ -380,7 +384,7 @@ def _attach(ref: MediaRef, post: Post, settings: Settings, bad: Any) -> Attachme
     digest, mime = cached
     if mime is None:
         bad(f"{ref.path}: not a PNG, JPEG, GIF or WebP image (judged by its bytes)", ref.line)
-    return Attachment(file, file.relative_to(root).as_posix(), ref.alt, mime, st.st_size, digest)
+    return Attachment(file, rel, ref.alt, mime, st.st_size, digest)
 
 
 def _map_mentions(text: str, account: Account, settings: Settings) -> str:

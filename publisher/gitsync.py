@@ -1,30 +1,29 @@
-"""Commit and push the published log with GitPython (the only module that imports it).
+"""Commit and push the published log; the only module that runs git.
 
-Pushes go to the branch's upstream with the credentials git already has; publisher never
-puts a token into a URL or `.git/config`. A push rejected because the remote moved is
-fetched, rebased (the log merges as a union: both sides only append lines) and retried a
-bounded number of times. Never force. Every git error message is scrubbed of URL
-credentials before it is shown.
+Reads, the sync before a run and commits call the `git` command directly (a run with nothing
+due must stay cheap); pushes go through GitPython, imported only then, whose per-ref results
+are checked because a rejected push does not raise. Pushes go to the branch's upstream with
+the credentials git already has; publisher never puts a token into a URL or `.git/config`.
+A push rejected because the remote moved is fetched, rebased (the log merges as a union: both
+sides only append lines) and retried a bounded number of times. Never force. Every git error
+message is scrubbed of URL credentials before it is shown.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
+import os
 import re
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-
-import git
-from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
+from typing import TYPE_CHECKING
 
 from publisher.errors import GitError
 
-# GitPython logs failed pushes ("Error lines received while pushing: ... <remote URL>") through
-# `logging`; with no handler configured Python would print that unscrubbed to stderr. Our own
-# messages carry the scrubbed detail instead.
-logging.getLogger("git").addHandler(logging.NullHandler())
+if TYPE_CHECKING:
+    import git
 
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.I)
 # An extraHeader's whole value ("AUTHORIZATION: basic <token>", as actions/checkout sets it)
@@ -37,13 +36,6 @@ def scrub(text: str) -> str:
     """Remove credentials git may quote: `https://user:token@host`, auth headers."""
     text = _URL_CREDENTIALS.sub(r"\g<scheme>***@", text)
     return _HEADER.sub(lambda m: (m.group(1) or m.group(2)) + "***", text)
-
-
-def _stderr(exc: GitCommandError) -> str:
-    """git's own words, scrubbed, without GitPython's `stderr: '...'` wrapping."""
-    text = str(exc.stderr or exc.stdout or "").strip()
-    text = re.sub(r"^(stderr|stdout): '", "", text).removesuffix("'")
-    return scrub(text.strip())
 
 
 def _headline(detail: str) -> str:
@@ -64,20 +56,26 @@ class Identity:
 class Repo:
     """The git checkout holding the posts and the log."""
 
-    def __init__(self, repo: git.Repo, identity: Identity, attempts: int = 3) -> None:
-        self._repo = repo
+    def __init__(self, root: Path, git_dir: Path, identity: Identity, attempts: int = 3) -> None:
+        self.root = root
+        self._git_dir = git_dir
         self._identity = identity
         self._attempts = attempts
-        self.root = Path(repo.working_tree_dir or ".")
+        self._gitpython: git.Repo | None = None
+        self._upstream: tuple[tuple[str, str] | None] | None = None
 
     @classmethod
     def open(cls, root: Path, identity: Identity) -> Repo | None:
-        """The repository at `root`, or None when `root` is not inside one."""
+        """The repository at `root` (or a folder above it), or None when there is none."""
         try:
-            repo = git.Repo(root, search_parent_directories=True)
-        except (InvalidGitRepositoryError, NoSuchPathError):
+            proc = subprocess.run(["git", "rev-parse", "--show-toplevel", "--absolute-git-dir"],
+                                  cwd=root, capture_output=True, text=True)
+        except (FileNotFoundError, NotADirectoryError):
             return None
-        return cls(repo, identity)
+        lines = proc.stdout.splitlines()
+        if proc.returncode != 0 or len(lines) < 2:
+            return None
+        return cls(Path(lines[0]), Path(lines[1]), identity)
 
     def _env(self) -> dict[str, str]:
         n, e = self._identity.name, self._identity.email
@@ -85,36 +83,73 @@ class Repo:
                 "GIT_COMMITTER_NAME": n, "GIT_COMMITTER_EMAIL": e,
                 "GIT_TERMINAL_PROMPT": "0"}
 
+    def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["git", *args], cwd=self.root, env={**os.environ, **self._env()},
+                              capture_output=True, text=True)
+
     def _git(self, *args: str) -> str:
-        try:
-            with self._repo.git.custom_environment(**self._env()):
-                return str(self._repo.git.execute(["git", *args]))
-        except GitCommandError as exc:
-            detail = _stderr(exc)
-            error = GitError(f"git {args[0]} failed: {_headline(detail) or exc.status}")
+        proc = self._run(*args)
+        if proc.returncode != 0:
+            detail = scrub((proc.stderr or proc.stdout or "").strip())
+            error = GitError(f"git {args[0]} failed: "
+                             f"{_headline(detail) or f'exit {proc.returncode}'}")
             error.detail = detail
-            raise error from None
+            raise error
+        return proc.stdout
+
+    def _repo(self) -> git.Repo:
+        """GitPython's view of the repository, for pushing (imported only when needed)."""
+        if self._gitpython is None:
+            import logging
+
+            import git
+
+            # GitPython logs failed pushes ("Error lines received while pushing: ... <remote
+            # URL>") through `logging`; with no handler configured Python would print that
+            # unscrubbed to stderr. Our own messages carry the scrubbed detail instead.
+            logging.getLogger("git").addHandler(logging.NullHandler())
+
+            self._gitpython = git.Repo(self.root)
+        return self._gitpython
 
     @property
     def branch(self) -> str | None:
-        try:
-            return self._repo.active_branch.name
-        except TypeError:  # detached HEAD
-            return None
+        proc = self._run("symbolic-ref", "--quiet", "--short", "HEAD")
+        if proc.returncode != 0:
+            return None  # detached HEAD
+        return proc.stdout.strip() or None
+
+    def head(self) -> str | None:
+        proc = self._run("rev-parse", "--verify", "--quiet", "HEAD")
+        if proc.returncode != 0:
+            return None  # no commit yet
+        return proc.stdout.strip() or None
 
     def upstream(self) -> tuple[str, str] | None:
         """(remote, branch) the current branch pushes to, or None when there is none."""
+        if self._upstream is None:
+            self._upstream = (self._find_upstream(),)
+        return self._upstream[0]
+
+    def _find_upstream(self) -> tuple[str, str] | None:
         branch = self.branch
         if branch is None:
             return None
-        reader = self._repo.config_reader()
-        section = f'branch "{branch}"'
-        if reader.has_option(section, "remote") and reader.has_option(section, "merge"):
-            remote = str(reader.get_value(section, "remote"))
-            merge = str(reader.get_value(section, "merge"))
+        proc = self._run("config", "--null", "--get-regexp",
+                         r"^(branch\..*\.(remote|merge)|remote\..*\.url)$")
+        values: dict[str, str] = {}
+        remotes: list[str] = []
+        for entry in proc.stdout.split("\0"):
+            key, _, value = entry.partition("\n")
+            values[key] = value
+            if key.startswith("remote.") and key.endswith(".url"):
+                remotes.append(key[len("remote."):-len(".url")])
+        remote = values.get(f"branch.{branch}.remote")
+        merge = values.get(f"branch.{branch}.merge")
+        if remote and merge:
             return remote, merge.removeprefix("refs/heads/")
-        if len(self._repo.remotes) == 1:
-            return self._repo.remotes[0].name, branch
+        if len(set(remotes)) == 1:
+            return remotes[0], branch
         return None
 
     def is_shallow(self) -> bool:
@@ -128,16 +163,15 @@ class Repo:
             return False
         remote, branch = up
         self._git("fetch", "--quiet", remote, branch)
-        before = self._repo.head.commit.hexsha
-        self._rebase(f"{remote}/{branch}" if self._has_ref(remote, branch) else "FETCH_HEAD")
-        return self._repo.head.commit.hexsha != before
+        if self._run("merge-base", "--is-ancestor", "FETCH_HEAD", "HEAD").returncode == 0:
+            return False  # nothing new upstream: no rebase, nothing to move
+        before = self.head()
+        self._rebase("FETCH_HEAD")
+        return self.head() != before
 
     def _has_ref(self, remote: str, branch: str) -> bool:
-        try:
-            self._repo.git.rev_parse("--verify", "--quiet", f"refs/remotes/{remote}/{branch}")
-            return True
-        except GitCommandError:
-            return False
+        return self._run("rev-parse", "--verify", "--quiet",
+                         f"refs/remotes/{remote}/{branch}").returncode == 0
 
     def _rebase(self, onto: str) -> None:
         self._union_merge_for_log()
@@ -150,7 +184,7 @@ class Repo:
 
     def _union_merge_for_log(self) -> None:
         """Tell git (locally, outside the work tree) that appended log lines merge as a union."""
-        info = Path(self._repo.git_dir) / "info"
+        info = self._git_dir / "info"
         info.mkdir(exist_ok=True)
         attributes = info / "attributes"
         line = "*.jsonl merge=union\n"
@@ -178,7 +212,7 @@ class Repo:
         """A run killed inside a git command leaves `.git/index.lock`, and git then refuses
         everything. We hold publisher's own run lock, so an old one is a leftover: remove it;
         a fresh one may belong to someone's git command: say so."""
-        lock = Path(self._repo.git_dir) / "index.lock"
+        lock = self._git_dir / "index.lock"
         try:
             age = time.time() - lock.stat().st_mtime
         except FileNotFoundError:
@@ -200,6 +234,9 @@ class Repo:
         if up is None:
             return False
         remote, branch = up
+        counted = self._run("rev-list", "--count", f"refs/remotes/{remote}/{branch}..HEAD")
+        if counted.returncode == 0:
+            return counted.stdout.strip() != "0"
         if not self._has_ref(remote, branch):
             return True
         return self._git("rev-list", "--count", f"{remote}/{branch}..HEAD").strip() != "0"
@@ -211,7 +248,7 @@ class Repo:
         if not self._git("diff", "--cached", "--name-only", "--", *rel).strip():
             return None
         self._git("commit", "--quiet", "--no-verify", "-m", message, "--only", "--", *rel)
-        return self._repo.head.commit.hexsha
+        return self.head()
 
     def push(self) -> str:
         """Push to the upstream, rebasing and retrying when the remote moved; never forced."""
@@ -232,8 +269,10 @@ class Repo:
 
     def _push_once(self, remote: str, branch: str) -> bool | None:
         """None on success; True when rejected because the remote moved; raises otherwise."""
+        from git.exc import GitCommandError
+
         try:
-            infos = self._repo.remote(remote).push(f"HEAD:refs/heads/{branch}")
+            infos = self._repo().remote(remote).push(f"HEAD:refs/heads/{branch}")
         except GitCommandError as exc:
             detail = scrub(str(exc.stderr or "").strip())
             if re.search(r"fetch first|non-fast-forward|failed to update ref|cannot lock ref",

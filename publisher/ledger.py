@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,32 +69,52 @@ class Record:
 
     @classmethod
     def from_json(cls, text: str, line: int) -> Record:
-        data = json.loads(text)
+        return cls.from_data(json.loads(text), line)
+
+    @classmethod
+    def from_data(cls, data: Any, line: int) -> Record:
+        """A record from a decoded line; raises ValueError, KeyError or TypeError if damaged."""
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
-        if int(data.get("v", 1)) > FORMAT_VERSION:
+        if "v" in data and int(data["v"]) > FORMAT_VERSION:
             raise ValueError(f"written by a newer publisher (format {data['v']}); upgrade")
         event = data["event"]
         if event not in EVENTS:
             raise ValueError(f"unknown event {event!r}")
-        return cls(
-            event=event,
-            post=str(data["post"]),
-            account=str(data["account"]),
-            digest=str(data["digest"]),
-            at=_parse_iso(data["at"]),
-            platform=str(data.get("platform", data["account"])),
-            part=int(data.get("part", 0)),
-            parts=int(data.get("parts", 1)),
-            key=str(data.get("key", "")),
-            remote_id=data.get("remote_id"),
-            url=data.get("url"),
-            scheduled=_parse_iso(data["scheduled"]) if data.get("scheduled") else None,
-            kind=data.get("kind"),
-            reason=data.get("reason"),
-            run=data.get("run"),
-            line=line,
-        )
+        get = data.get
+        scheduled = get("scheduled")
+        account = str(data["account"])
+        fields = {
+            "event": event,
+            "post": str(data["post"]),
+            "account": account,
+            "digest": str(data["digest"]),
+            "at": _parse_iso(data["at"]),
+            "platform": str(get("platform", account)),
+            "part": int(get("part", 0)),
+            "parts": int(get("parts", 1)),
+            "key": str(get("key", "")),
+            "remote_id": get("remote_id"),
+            "url": get("url"),
+            "scheduled": _parse_iso(scheduled) if scheduled else None,
+            "kind": get("kind"),
+            "reason": get("reason"),
+            "run": get("run"),
+            "line": line,
+        }
+        # The same fields the dataclass's __init__ sets, without a frozen __setattr__ per
+        # field: a log of years holds tens of thousands of records, read on every run.
+        record = object.__new__(cls)
+        record.__dict__.update(fields)
+        return record
+
+
+# The C scanner behind json.loads without its per-call checks: (value, end), or StopIteration.
+_scan_json: Callable[[str, int], tuple[Any, int]] = (
+    json.JSONDecoder().scan_once)  # type: ignore[attr-defined]
+
+
+_fromisoformat = datetime.fromisoformat
 
 
 def _iso(value: datetime) -> str:
@@ -102,7 +122,7 @@ def _iso(value: datetime) -> str:
 
 
 def _parse_iso(value: str) -> datetime:
-    dt = datetime.fromisoformat(value)
+    dt = _fromisoformat(value)
     if dt.tzinfo is None:
         raise ValueError(f"time {value!r} has no zone")
     return dt
@@ -163,12 +183,19 @@ class Ledger:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise LedgerError(f"{path}: cannot be read ({exc}); nothing was posted") from exc
+        from_data = Record.from_data
         for number, line in enumerate(text.splitlines(), start=1):
             stripped = line.strip()
-            if not stripped or stripped.startswith("#"):
+            if not stripped or stripped[0] == "#":
                 continue
             try:
-                records.append(Record.from_json(stripped, number))
+                try:
+                    data, end = _scan_json(stripped, 0)
+                except StopIteration:
+                    end = -1
+                if end != len(stripped):
+                    data = json.loads(stripped)  # raises the decoder's own message
+                records.append(from_data(data, number))
             except (ValueError, KeyError, TypeError, OverflowError) as exc:
                 raise LedgerError(
                     f"{path.name}:{number}: this line of the published log is damaged ({exc}); "
@@ -212,6 +239,11 @@ class Ledger:
         if entry is not None and entry.published:
             return entry, True
         return None, False
+
+    def is_complete_at(self, account: str, post: str) -> bool:
+        """Whether the log has every part of the latest message published from `post`."""
+        entry = self._by_path.get((account, post))
+        return entry is not None and bool(entry.published) and entry.is_complete
 
     def entries(self) -> Iterator[Entry]:
         return iter(self._by_digest.values())

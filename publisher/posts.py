@@ -6,6 +6,8 @@ collected per file as `Problem`s with the line of the offending key.
 from __future__ import annotations
 
 import difflib
+import functools
+import os
 import re
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
@@ -309,14 +311,33 @@ def _localize(naive: datetime, zone: ZoneInfo) -> tuple[datetime, str | None]:
 
 
 def iter_post_files(settings: Settings) -> Iterator[Path]:
-    """Every Markdown file under the posts folder, recursively, in a stable order."""
+    """Every Markdown file under the posts folder, recursively, in a stable order (that of
+    `sorted(base.rglob("*"))`: by path parts; symlinked folders are not entered). One
+    `scandir` per folder, so listing costs no system call per file."""
     base = settings.posts_path
     if not base.is_dir():
         raise ConfigError(f"the posts folder {settings.posts_dir!r} does not exist in "
                           f"{settings.root}: create it or set posts_dir in publisher.toml")
-    for path in sorted(base.rglob("*")):
-        if path.suffix.lower() in (".md", ".markdown") and path.is_file():
-            yield path
+    found: list[tuple[tuple[str, ...], Path]] = []
+    folders: list[tuple[tuple[str, ...], Path]] = [((), base)]
+    while folders:
+        parts, folder = folders.pop()
+        try:
+            with os.scandir(folder) as scan:
+                entries = list(scan)
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir() and not entry.is_symlink():
+                    folders.append(((*parts, entry.name), folder / entry.name))
+                elif (os.path.splitext(entry.name)[1].lower() in (".md", ".markdown")
+                      and entry.is_file()):
+                    found.append(((*parts, entry.name), folder / entry.name))
+            except OSError:
+                continue
+    for _, path in sorted(found, key=lambda pair: pair[0]):
+        yield path
 
 
 def load_posts(settings: Settings, paths: Iterable[Path] | None = None) -> list[Post]:
@@ -325,12 +346,28 @@ def load_posts(settings: Settings, paths: Iterable[Path] | None = None) -> list[
 
 
 def relpath(settings: Settings, file: Path) -> str:
-    for path, root in ((file, settings.root), (file.resolve(), settings.root.resolve())):
-        try:
-            return path.relative_to(root).as_posix()
-        except ValueError:
-            continue
-    return file.as_posix()
+    try:
+        return file.relative_to(settings.root).as_posix()
+    except ValueError:
+        pass  # resolve only when the plain path is not under the root (a symlink, `..`)
+    try:
+        return real_path(file).relative_to(real_path(settings.root)).as_posix()
+    except ValueError:
+        return file.as_posix()
+
+
+@functools.lru_cache(maxsize=4096)
+def _real_folder(folder: Path) -> Path:
+    return folder.resolve()
+
+
+def real_path(path: Path) -> Path:
+    """`path.resolve()`, for thousands of posts: a file that is not itself a symlink is its
+    resolved folder plus its name, so each folder is resolved once per process, not once per
+    file (one `lstat` instead of one per path component)."""
+    if path.is_absolute() and path.name not in ("", ".", "..") and not path.is_symlink():
+        return _real_folder(path.parent) / path.name
+    return path.resolve()
 
 
 def load_post(settings: Settings, file: Path) -> Post:
@@ -343,7 +380,7 @@ def load_post(settings: Settings, file: Path) -> Post:
         rel = rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         return Post(rel, file, None, (), False, "", (), {}, {}, (Problem(
             rel, None, "error", "the file name is not UTF-8: rename the file"),))
-    if not file.resolve().is_relative_to(settings.root.resolve()):
+    if not real_path(file).is_relative_to(real_path(settings.root)):
         return Post(rel, file, None, (), False, "", (), {}, {}, (Problem(
             rel, None, "error", "the file lies outside the repository (a symlink?): keep "
             "posts inside it"),))
@@ -433,6 +470,74 @@ def load_post(settings: Settings, file: Path) -> Post:
     media = parse_media(meta.get("media"), ("media",), bad, lines)
     return Post(rel, file, when, targets, draft, body, media, meta, lines, tuple(problems),
                 body_line=_first_text_line(raw_body, closing_line))
+
+
+def scan_post(settings: Settings, file: Path) -> Post | None:
+    """Only what decides a post's state when it needs nothing else: its date, platforms and
+    draft flag, without the checks `load_post` runs (other keys, YAML traps, media, line
+    numbers). A publish run uses it for posts that are drafts, not yet due or already
+    published, which it neither sends nor reports on. None when the file is not plainly
+    well-formed (TOML, a date, platform or flag with a problem, anything unusual): `load_post`
+    then reads it and reports what is wrong. The Post has no body, media or other keys."""
+    name = str(file)
+    root = str(settings.root).rstrip("/") + "/"
+    if not name.startswith(root) or "/../" in name or "/./" in name:
+        return None
+    rel = name[len(root):]
+    try:
+        rel.encode("utf-8")
+        with open(name, encoding="utf-8-sig") as fh:  # not Path.read_text: thousands of files
+            text = fh.read()
+    except (OSError, UnicodeError):
+        return None
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    first = text[:text.find("\n")].strip() if "\n" in text else text.strip()
+    if len(first) < 3 or first.strip("-"):
+        return None
+    # What python-frontmatter does with the text in `load_post`, without its Post object.
+    pieces = _YAML.FM_BOUNDARY.split(text.strip(), 2)
+    if len(pieces) != 3 or pieces[0]:
+        return None
+    meta: dict[str, Any] = {}
+    loader = _Loader(pieces[1])
+    try:
+        node = loader.get_single_node()
+        if not isinstance(node, yaml.MappingNode) or not node.value:
+            return None
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if (not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _STR_TAG
+                    or key in meta or key == "<<"):
+                return None  # not a plain key, a duplicate or a merge: load_post decides
+            meta[key] = (loader.construct_object(value_node, deep=True)
+                         if key in _STATE_KEYS else None)
+    except (yaml.YAMLError, _DuplicateKey, TypeError, ValueError):
+        return None
+    finally:
+        loader.dispose()
+    problems: list[str] = []
+
+    def bad(message: str, *args: Any) -> None:
+        problems.append(message)
+
+    for flag in ("draft", "published"):
+        if flag in meta and not isinstance(meta[flag], bool):
+            return None
+    try:
+        when, warning = resolve_date(meta.get("date"), settings.zone)
+    except DateProblem:
+        return None
+    targets = _targets(meta, settings, bad, lambda *key: None)
+    if warning or problems or not targets:
+        return None
+    draft = meta.get("draft") is True or meta.get("published") is False
+    state = {k: meta[k] for k in _STATE_KEYS if k in meta}
+    return Post(rel, file, when, targets, draft, "", (), state)
+
+
+_STATE_KEYS = ("date", "platforms", "draft", "published")
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 def _first_text_line(body: str, start: int) -> int:
@@ -573,10 +678,25 @@ def _text_paths(meta: Mapping[str, Any], settings: Settings) -> Iterator[tuple[A
             yield (*prefix, "poll", "options", i)
 
 
+def _has_number_or_flag(value: Any, depth: int) -> bool:
+    """Whether a bool, int or float lies where `_text_paths` reaches (paths of up to 5 steps)."""
+    if isinstance(value, bool | int | float):
+        return True
+    if depth > 4:
+        return False
+    if isinstance(value, dict):
+        return any(_has_number_or_flag(v, depth + 1) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_number_or_flag(v, depth + 1) for v in value)
+    return False
+
+
 def _check_yaml_traps(meta: Mapping[str, Any], raw: Mapping[tuple[Any, ...], str], bad: Any,
                       lines: Mapping[tuple[Any, ...], int], settings: Settings) -> None:
     """Name YAML 1.1's surprises plainly where text is expected: `no` read as false, `10:30`
     read as the number 630, `2026` read as a number."""
+    if not _has_number_or_flag(meta, 0):
+        return  # nothing was read as true/false or a number: no trap to name
     for path in _text_paths(meta, settings):
         value: Any = meta
         for step in path:

@@ -4,13 +4,15 @@ the one summary line. Plain text without colours, so cron logs stay readable."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from publisher.compose import human_duration, limits_of, x_fallback_text
 from publisher.config import Settings
-from publisher.message import Message, Poll
 from publisher.pipeline import Outcome, Report
 from publisher.schedule import Item
+
+if TYPE_CHECKING:
+    from publisher.message import Message, Poll
 
 
 def when(dt: datetime | None, zone: ZoneInfo | None) -> str:
@@ -25,6 +27,8 @@ def when(dt: datetime | None, zone: ZoneInfo | None) -> str:
 def preview(message: Message, settings: Settings, indent: str = "  ") -> list[str]:
     """Exactly what a platform receives: options, then each part's text, media and poll, in
     the order they are posted (each part after the first replies to the one before)."""
+    from publisher.compose import limits_of  # a run with nothing due previews nothing
+
     lim = limits_of(settings, message.platform)
     lines: list[str] = []
     opts = message.options
@@ -62,6 +66,8 @@ def preview(message: Message, settings: Settings, indent: str = "  ") -> list[st
 
 
 def _poll_line(poll: Poll, platform: str) -> str:
+    from publisher.compose import human_duration
+
     details = [human_duration(poll.duration_seconds)]
     if platform == "mastodon":
         details.append("several choices" if poll.multiple else "one choice")
@@ -74,6 +80,8 @@ def _x_fallback_line(message: Message, settings: Settings) -> str:
     """What happens if X refuses the replies (known only when posting)."""
     if settings.x_thread_fallback == "stop":
         return 'if X refuses a reply: the thread stops there (x_thread_fallback = "stop")'
+    from publisher.compose import limits_of, x_fallback_text
+
     lim = limits_of(settings, "x")
     # Any X post URL weighs 23, so the length is exact before the first part exists.
     worst = x_fallback_text([p.text for p in message.parts[1:]], "https://x.com/i/web/status/1")

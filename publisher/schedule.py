@@ -8,12 +8,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from publisher.compose import Composed
 from publisher.config import Settings
 from publisher.ledger import Entry, Ledger
 from publisher.posts import Post, Problem
+
+if TYPE_CHECKING:
+    from publisher.compose import Composed
 
 State = Literal[
     "draft",       # never published
@@ -27,7 +29,7 @@ State = Literal[
     "failed",      # refused permanently for this content
 ]
 
-ComposeFn = Callable[[Post, str], Composed]
+ComposeFn = Callable[[Post, str], "Composed"]
 PERMANENT_KINDS = ("rejected", "duplicate")
 
 

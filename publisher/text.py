@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -70,12 +71,21 @@ def _markdown() -> MarkdownIt:
     return _AsWrittenMarkdownIt("commonmark")
 
 
+@functools.lru_cache(maxsize=64)
+def _tokens(source: str) -> tuple[Token, ...]:
+    """markdown-it's tokens of `source` (newlines normalised). A post's text is converted,
+    searched for images and split into a thread for every platform it goes to: parsed once.
+    Callers never change the tokens."""
+    return tuple(_markdown().parse(source))
+
+
 def _tree(markdown: str) -> SyntaxTreeNode:
     from markdown_it.tree import SyntaxTreeNode
 
-    return SyntaxTreeNode(_markdown().parse(_normalise_newlines(markdown)))
+    return SyntaxTreeNode(list(_tokens(_normalise_newlines(markdown))))
 
 
+@functools.lru_cache(maxsize=4096)
 def to_plain_text(markdown: str) -> str:
     """Turn a post's Markdown into the plain text a platform receives.
 
@@ -109,7 +119,9 @@ def extract_images(markdown: str) -> list[tuple[str, str]]:
     description as plain text.
     """
     images: list[tuple[str, str]] = []
-    for token in _walk_inline_tokens(_markdown().parse(_normalise_newlines(markdown))):
+    if "![" not in markdown:
+        return images  # every image starts `![`: without one there is nothing to parse
+    for token in _walk_inline_tokens(_tokens(_normalise_newlines(markdown))):
         if token.type == "image":
             # token.content is the alt's Markdown source; its children are the parsed text.
             images.append((str(token.attrGet("src") or ""), _render_inline(token)))
@@ -223,7 +235,9 @@ def split_thread(markdown: str) -> list[str]:
     source = _normalise_newlines(markdown)
     lines = source.split("\n")
     cuts: list[int] = []
-    for token in _markdown().parse(source):
+    # Only a line `---` cuts: without one there is nothing to ask the parser.
+    has_rule = any(line.strip() == "---" for line in lines)
+    for token in _tokens(source) if has_rule else ():
         if token.type != "hr" or token.level != 0 or token.map is None:
             continue
         line = token.map[0]
@@ -331,10 +345,9 @@ def _split_at(
 
 def _protected_spans(text: str) -> list[tuple[int, int]]:
     """URLs (with or without scheme, as X finds them), hashtags and mentions."""
-    from twitter_text import extract_urls_with_indices
-
     spans = [
-        (int(url["indices"][0]), int(url["indices"][1])) for url in extract_urls_with_indices(text)
+        (int(url["indices"][0]), int(url["indices"][1]))
+        for url in twitter_text().extract_urls_with_indices(text)
     ]
     spans.extend(match.span() for match in _TAG_OR_MENTION.finditer(text))
     return spans
@@ -423,20 +436,157 @@ class Length:
         return self.count <= self.limit and not self.has_invalid_characters
 
 
+@functools.lru_cache(maxsize=4096)
 def x_length(text: str, limit: int = X_LIMIT) -> Length:
-    """X's weighted length (twitter-text v3: URLs 23, CJK and emoji sequences 2, NFC first)."""
-    from twitter_text import parse_tweet
-    from twitter_text.config import config
-    from twitter_text.has_invalid_characters import has_invalid_characters
+    """X's weighted length (twitter-text v3: URLs 23, CJK and emoji sequences 2, NFC first).
 
+    The count is twitter-text-parser's `parse_tweet(...).weightedLength`, computed from the
+    same URL extractor, emoji table and weights without its per-character loop (see
+    `_x_weighted_length`; tests compare both on every text they have)."""
+    tt = twitter_text()
     # Normalise line endings ourselves so the count never depends on the parser's handling.
-    normalised = _normalise_newlines(text)
-    options = {**config["defaults"], "max_weighted_tweet_length": limit}
-    parsed = parse_tweet(normalised, options)
-    invalid = has_invalid_characters(unicodedata.normalize("NFC", normalised))
-    return Length(count=int(parsed.weightedLength), limit=limit, has_invalid_characters=invalid)
+    normalised = unicodedata.normalize("NFC", _normalise_newlines(text))
+    invalid = tt.has_invalid_characters.has_invalid_characters(normalised)
+    return Length(count=_x_weighted_length(normalised), limit=limit,
+                  has_invalid_characters=invalid)
 
 
+def twitter_text() -> Any:
+    """The `twitter_text` package (twitter-text-parser), imported on first use.
+
+    Its emoji table is read with `pkg_resources.resource_string` (twitter_text/regexp/emoji.py),
+    that is setuptools, which Python 3.12+ virtual environments do not install and setuptools
+    82 removed. While it imports, that one call is answered from the package's own folder,
+    unless the real `pkg_resources` is loaded already (importing it costs about 70 ms)."""
+    module = sys.modules.get("twitter_text")
+    if module is not None:
+        return module
+    import importlib
+    import types
+    from pathlib import Path
+
+    def resource_string(module_name: str, resource: str) -> bytes:
+        return (Path(str(sys.modules[module_name].__file__)).parent / resource).read_bytes()
+
+    loaded = sys.modules.get("pkg_resources", _ABSENT)
+    shim = None
+    if not isinstance(loaded, types.ModuleType):
+        shim = types.ModuleType("pkg_resources", "twitter_text's one use of pkg_resources")
+        shim.resource_string = resource_string  # type: ignore[attr-defined]
+        sys.modules["pkg_resources"] = shim
+    try:
+        module = importlib.import_module("twitter_text")
+        for name in ("config", "has_invalid_characters", "regexp.emoji"):
+            importlib.import_module(f"twitter_text.{name}")
+    finally:
+        if shim is not None and sys.modules.get("pkg_resources") is shim:
+            if loaded is _ABSENT:
+                del sys.modules["pkg_resources"]
+            else:
+                sys.modules["pkg_resources"] = loaded  # type: ignore[assignment]
+    return module
+
+
+_ABSENT = object()
+
+
+@functools.cache
+def _x_weights() -> tuple[dict[str, Any], int | None]:
+    """twitter-text's default (v3) options, and the weight every ASCII character has under
+    them (None if they differed)."""
+    tt = twitter_text()
+    options: dict[str, Any] = tt.config.config["defaults"]
+    ascii_weights = {_char_weight(chr(i), options) for i in range(128)}
+    return options, ascii_weights.pop() if len(ascii_weights) == 1 else None
+
+
+def _char_weight(char: str, options: dict[str, Any]) -> int:
+    """twitter_text.get_character_weight: the first range holding the code point."""
+    point = ord(char)
+    for span in options["ranges"]:
+        if span["start"] <= point <= span["end"]:
+            return int(span["weight"])
+    return int(options["default_weight"])
+
+
+def _x_weighted_length(text: str) -> int:
+    """`parse_tweet(text).weightedLength` for NFC text with `\n` line ends: a URL weighs
+    `transformed_url_length`, an emoji sequence `default_weight`, any other character its
+    range's weight, walking left to right as parse_tweet does (an entity starting inside the
+    one before is skipped)."""
+    options, ascii_weight = _x_weights()
+    scale = int(options["scale"])
+    urls = {int(u["indices"][0]): str(u["url"])
+            for u in twitter_text().extract_urls_with_indices(text)}
+    emojis = _emoji_at(text) if options.get("emoji_parsing_enabled") else {}
+    weights: dict[str, int] = {}
+
+    def plain(start: int, end: int) -> int:
+        piece = text[start:end]
+        if ascii_weight is not None and piece.isascii():
+            return len(piece) * ascii_weight
+        total = 0
+        for char in piece:
+            weight = weights.get(char)
+            if weight is None:
+                weight = weights[char] = _char_weight(char, options)
+            total += weight
+        return total
+
+    total = 0
+    position = 0
+    for start in sorted(urls.keys() | emojis.keys()):
+        if start < position:
+            continue
+        total += plain(position, start)
+        if start in urls:
+            total += int(options["transformed_url_length"]) * scale
+            position = start + len(urls[start])
+        else:
+            total += int(options["default_weight"])
+            position = start + len(emojis[start])
+    total += plain(position, len(text))
+    return int(total / scale)
+
+
+def _emoji_at(text: str) -> dict[int, str]:
+    """What `twitter_text.extract_emojis_with_indices` finds, by start index. Its pattern
+    is tried only where a match can begin: no emoji sequence of twitter-text's table is
+    ASCII alone or starts with two ASCII characters (`_emoji_needs_non_ascii` checks)."""
+    pattern = twitter_text().regexp.emoji.emoji
+    if not _emoji_needs_non_ascii():
+        return {m.start(): m.group() for m in pattern.finditer(text)}
+    if text.isascii():
+        return {}
+    found: dict[int, str] = {}
+    match = pattern.match
+    i, n = 0, len(text)
+    while i < n:
+        if not text[i].isascii() or (i + 1 < n and not text[i + 1].isascii()):
+            m = match(text, i)
+            if m is not None and m.end() > i:
+                found[i] = m.group()
+                i = m.end()
+                continue
+        i += 1
+    return found
+
+
+@functools.cache
+def _emoji_needs_non_ascii() -> bool:
+    """Whether every match of twitter-text's emoji pattern has a non-ASCII character among
+    its first two (so a search can skip positions followed by ASCII)."""
+    emoji = twitter_text().regexp.emoji
+    if any(emoji.emoji.match(chr(i)) for i in range(128)):
+        return False
+    for entry in emoji.emoji_list:
+        points = [chr(int(p, 16)) for p in entry.codepoint.split()]
+        if "".join(points[:2]).isascii():
+            return False
+    return True
+
+
+@functools.lru_cache(maxsize=4096)
 def mastodon_length(
     text: str,
     spoiler_text: str = "",
@@ -452,8 +602,10 @@ def mastodon_length(
     `@user@domain` counts as `@user` (unless the domain is longer than 253 characters).
     Take `limit` and `url_weight` from the instance (`configuration.statuses`).
     """
-    countable = _mastodon_countable_text(_normalise_newlines(text), url_weight)
-    count = len(_graphemes(_normalise_newlines(spoiler_text) + countable))
+    countable = _normalise_newlines(spoiler_text) + _mastodon_countable_text(
+        _normalise_newlines(text), url_weight)
+    # ASCII without \r (gone above): every character is its own grapheme cluster.
+    count = len(countable) if countable.isascii() else len(_graphemes(countable))
     return Length(count=count, limit=limit)
 
 
@@ -467,17 +619,17 @@ _MAX_DOMAIN_LENGTH = 253  # Extractor::MAX_DOMAIN_LENGTH
 @functools.cache
 def _end_mention() -> re.Pattern[str]:
     # twitter-text's end_mention_match: a mention followed by @, a Latin accent or :// is not one.
+    twitter_text()
     from twitter_text.regexp.latin_accent_chars import latin_accent_chars
 
     return re.compile(rf"[@＠{latin_accent_chars.pattern}]|://")
 
 
 def _mastodon_countable_text(text: str, url_weight: int) -> str:
-    from twitter_text import extract_urls_with_indices
-
     entities: list[tuple[int, int, str]] = [
         (int(url["indices"][0]), int(url["indices"][1]), "x" * url_weight)
-        for url in extract_urls_with_indices(text, extract_urls_without_protocol=False)
+        for url in twitter_text().extract_urls_with_indices(
+            text, extract_urls_without_protocol=False)
     ]
     end_mention = _end_mention()
     for match in _MENTION.finditer(text):

@@ -246,3 +246,60 @@ def test_auto_split_never_breaks_a_url_or_word() -> None:
     # On X the URL weighs 23 whatever its length, so it fits whole beside "see ".
     parts = auto_split(f"see {url} now", lambda part: x_length(part).count <= 30, False)
     assert parts == [f"see {url}", "now"]
+
+
+# --- X: our count against twitter-text's own parse_tweet ----------------------------------------
+
+def _texts_for_the_x_count() -> list[str]:
+    """Every text the tests have (conformance, TT-01, post bodies and their plain text) and
+    generated mixes of what makes X counting hard: emoji sequences, keycaps, skin tones,
+    ZWJ, flags, CJK, URLs with and without scheme, combining marks, invalid characters."""
+    import random
+
+    texts = [case["text"] for section in CONFORMANCE_SECTIONS
+             for case in _load("twitter-text-conformance/validate.yml")["tests"][section]]
+    texts += [case["text"] for case in TT01]
+    for path in sorted(DATA.rglob("*.md")):
+        body = path.read_text(encoding="utf-8", errors="replace")
+        texts += [body, to_plain_text(body)]
+    pieces = ["a", " ", "#", "1", "*", "\u20e3", "\ufe0f", "👍", "🏽", "\u200d", "👩", "💻",
+              "🇩", "🇪", "日", "本", "。", ".", "com", "org", "https://", "http://", "t.co/",
+              "/", "x", "©", "®", "™", "ä", "a\u0301", "\n", "\r\n", "\ufffe", "‼", "🏳",
+              "example", "@", "\u2028", "é"]
+    rng = random.Random(7)
+    texts += ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 60)))
+              for _ in range(3000)]
+    return texts
+
+
+def test_x_length_equals_twitter_text_parse_tweet() -> None:
+    from publisher.text import _normalise_newlines, twitter_text
+
+    parse_tweet = twitter_text().parse_tweet
+    differ = [(text, x_length(text).count) for text in _texts_for_the_x_count()
+              if x_length(text).count != parse_tweet(_normalise_newlines(text)).weightedLength]
+    assert differ == []
+
+
+def test_x_emoji_search_may_skip_ascii() -> None:
+    """The emoji search tries the pattern only where a non-ASCII character is among the next
+    two; twitter-text's table must keep allowing that (otherwise it searches everywhere)."""
+    from publisher.text import _emoji_needs_non_ascii
+
+    assert _emoji_needs_non_ascii()
+
+
+def test_twitter_text_works_without_pkg_resources(tmp_path: Path) -> None:
+    """twitter-text-parser imports pkg_resources, which Python 3.12+ venvs and setuptools 82+
+    lack: publisher answers its one call itself."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['pkg_resources'] = None\n"  # `import pkg_resources` fails
+            "from publisher.text import x_length, mastodon_length\n"
+            "print(x_length('日本語 😷 https://example.com').count,"
+            " mastodon_length('see https://example.org/a/very/long/path').count,"
+            " sys.modules['pkg_resources'])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=tmp_path, check=True)
+    assert out.stdout.split() == ["33", "27", "None"]

@@ -8,9 +8,8 @@ import json
 from typing import Any
 
 import pytest
-import twitter_text
 
-from publisher.text import mastodon_length
+from publisher.text import mastodon_length, twitter_text
 from tests.conftest import Run, RunCli, Site, credentials_env
 from tests.fakes.http import FakeServer, Fault
 from tests.fakes.mastodon_server import MastodonServer
@@ -248,7 +247,7 @@ def test_thread_auto_cjk_and_emoji_every_part_fits_as_received(
     tweets = [t["text"] for t in x_server.tweets]
     assert len(tweets) >= 3
     for tweet in tweets:
-        parsed = twitter_text.parse_tweet(tweet)
+        parsed = twitter_text().parse_tweet(tweet)
         assert parsed.valid and parsed.weightedLength <= 280, tweet
     assert all(mastodon_length(s["text"]).count <= 500 for s in mastodon_server.statuses)
     assert chain(x_server.tweets, "in_reply_to_tweet_id") == linear(tweets)

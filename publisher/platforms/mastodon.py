@@ -119,9 +119,11 @@ class MastodonPlatform:
 
     def publish(self, message: Message, index: int, part: Part, reply_to: str | None,
                 key: str) -> Receipt:
-        media_ids = [self._upload(m.file, m.mime or "application/octet-stream", m.alt)
-                     for m in part.media]
-        self._wait_processed(media_ids)
+        uploads = [self._upload(m.file, m.mime or "application/octet-stream", m.alt)
+                   for m in part.media]
+        media_ids = [media_id for media_id, _ in uploads]
+        # A 200 answer carries the file's `url`: processed already, nothing to poll.
+        self._wait_processed([media_id for media_id, ready in uploads if not ready])
         opts = message.options
         poll = None
         if opts.poll and index == 0:
@@ -164,10 +166,12 @@ class MastodonPlatform:
                                 f"{len(media_ids)} images attached (id {status['id']})")
         return _receipt(status, self._clock)
 
-    def _upload(self, file: Any, mime: str, alt: str | None) -> str:
+    def _upload(self, file: Any, mime: str, alt: str | None) -> tuple[str, bool]:
+        """The media id, and whether the server has processed it already (its `url` is set;
+        a 202 answer has `url: null` until processing ends)."""
         media = self._call(lambda: self._api.media_post(
             str(file), mime_type=mime, description=alt or None, file_name=file.name))
-        return str(media["id"])
+        return str(media["id"]), bool(media.get("url"))
 
     def _wait_processed(self, media_ids: list[str]) -> None:
         """Poll each upload until the server has processed it, within media_timeout."""
