@@ -621,6 +621,8 @@ def _send(platform: Platform, message: Message, index: int, part: Any, reply_to:
                     found = lookup()
                 except PlatformError:
                     found = None
+                from publisher.message import Receipt
+
                 return found or Receipt("", None, rt.clock())
             raise RejectedError(exc.platform, "X refuses duplicate content: this text was "
                                 "already posted; change it", status=exc.status) from exc
