@@ -227,6 +227,12 @@ class FakeServer:
 
     # -- faults and log ----------------------------------------------------------------
 
+    def finish_processing(self) -> None:
+        """Let all uploaded media finish processing now (servers keep `media` by id)."""
+        with self.lock:
+            for media in getattr(self, "media", {}).values():
+                media.polls_left = 0
+
     def inject(self, fault: Fault) -> Fault:
         with self.lock:
             self.faults.append(fault)

@@ -175,12 +175,6 @@ class XServer(FakeServer):
         self.users[access_token] = XUser(user_id, username, access_token_secret)
         return user_id
 
-    def finish_processing(self) -> None:
-        """Let all uploaded media finish processing now."""
-        with self.lock:
-            for media in self.media.values():
-                media.polls_left = 0
-
     # -- FakeServer hooks --------------------------------------------------------------
 
     def rate_limit_headers(self, limit: int, remaining: int, reset: float) -> dict[str, str]:
