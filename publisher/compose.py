@@ -39,6 +39,9 @@ class Composed:
 
     message: Message | None
     problems: tuple[Problem, ...]
+    #: Every media file the message was built from (as looked up, before resolving links),
+    #: found or not: what a cached check must look at again (`publisher.checkcache`).
+    media_files: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -165,12 +168,13 @@ def compose(post: Post, account: Account, settings: Settings,
     parts_md = [c for c in chunks if c.strip()] or [""]
 
     front_media = _media_refs(fields, post, account, bad)
+    consulted: list[str] = []
     parts: list[Part] = []
     for index, md in enumerate(parts_md):
         inline = [MediaRef(path, alt, None) for path, alt in textmod.extract_images(md)]
         refs = (list(front_media) if index == 0 else []) + inline
-        attachments = tuple(a for a in (_attach(r, post, settings, bad_file) for r in refs)
-                            if a)
+        attachments = tuple(a for a in (_attach(r, post, settings, bad_file, consulted)
+                                        for r in refs) if a)
         plain = _map_mentions(textmod.to_plain_text(md), account, settings)
         if index == 0 and x_cw:
             plain = f"{x_cw}\n\n{plain}" if plain else x_cw
@@ -185,7 +189,7 @@ def compose(post: Post, account: Account, settings: Settings,
 
     message = Message(post.path, account.name, account.platform, post.date, tuple(parts), options)
     problems.extend(check_message(message, lim, post, settings))
-    return Composed(message, tuple(problems))
+    return Composed(message, tuple(problems), tuple(consulted))
 
 
 def _override_names(account: Account) -> list[str]:
@@ -355,13 +359,16 @@ def _media_refs(fields: Mapping[str, Any], post: Post, account: Account,
 _HASH_CACHE: dict[tuple[Path, int, int], tuple[str, str | None]] = {}
 
 
-def _attach(ref: MediaRef, post: Post, settings: Settings, bad: Any) -> Attachment | None:
+def _attach(ref: MediaRef, post: Post, settings: Settings, bad: Any,
+            consulted: list[str]) -> Attachment | None:
     raw = PurePosixPath(ref.path)
     if raw.is_absolute() or ".." in raw.parts or re.match(r"^[a-z][a-z0-9+.-]*:", ref.path, re.I):
         bad(f"{ref.path}: media paths must be relative to the post and stay inside the "
             "repository (no `..`, absolute paths or URLs)", ref.line)
         return None
-    file = real_path(post.file.parent / Path(*raw.parts))
+    written = post.file.parent / Path(*raw.parts)
+    consulted.append(str(written))
+    file = real_path(written)
     root = real_path(settings.root)
     if not file.is_relative_to(root):
         bad(f"{ref.path}: resolves outside the repository (a symlink?); keep images inside it",

@@ -5,6 +5,7 @@ options), and the Receipt a platform returns. Built once and shared by `check`, 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -63,7 +64,7 @@ class Message:
     parts: tuple[Part, ...]
     options: Options = field(default_factory=Options)
 
-    @property
+    @functools.cached_property
     def digest(self) -> str:
         """A hash of everything that is sent and when; the identity of the message."""
         payload = {
