@@ -122,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("paths", nargs="*", metavar="PATH", help="only these files")
     chk.add_argument("--format", choices=("text", "github"), default="text")
     chk.add_argument("--now", metavar="ISO8601", help="the instant to check against")
+    chk.add_argument("--no-cache", action="store_true",
+                     help="read and check every post again, ignoring what the last check "
+                          "kept of unchanged files (in ~/.cache/publisher)")
 
     pln = add_command("plan", "list posts in date order with their state")
     pln.add_argument("--format", choices=("text", "markdown", "json", "ics"), default="text")

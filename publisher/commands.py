@@ -67,7 +67,16 @@ def run_check(args: argparse.Namespace, settings: Settings, env: Mapping[str, st
         missing = [p for p in paths if not p.is_file()]
         if missing:
             raise ConfigError(f"{missing[0]}: no such file")
-    _, posts, items = load(settings, now, compose_all=True, paths=paths)
+    check_cache = None
+    if not args.no_cache:
+        from publisher.checkcache import CheckCache
+
+        check_cache = CheckCache.open(settings, env)
+    _, posts, items = load(settings, now, compose_all=True, paths=paths, check_cache=check_cache)
+    if check_cache is not None:
+        if paths is None:
+            check_cache.forget_others({str(post.file) for post in posts})
+        check_cache.save()
     problems = collect_problems(posts, items)
     problems += _published_warnings(items)
     problems += _x_duplicate_warnings(items)

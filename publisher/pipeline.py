@@ -35,6 +35,7 @@ from publisher.posts import Post, Problem, iter_post_files, load_post, load_post
 from publisher.schedule import Item, plan
 
 if TYPE_CHECKING:
+    from publisher.checkcache import CheckCache
     from publisher.compose import Composed
     from publisher.gitsync import Repo
     from publisher.message import Message, Receipt
@@ -113,12 +114,13 @@ class Report:
 
 
 def load(settings: Settings, now: datetime, *, catch_up: bool = False,
-         compose_all: bool = False, paths: list[Path] | None = None, quick: bool = False
-         ) -> tuple[Ledger, list[Post], list[Item]]:
+         compose_all: bool = False, paths: list[Path] | None = None, quick: bool = False,
+         check_cache: CheckCache | None = None) -> tuple[Ledger, list[Post], list[Item]]:
     """Phase one: posts, log and plan. No network, no credentials. `quick` (publishing):
     drafts, posts not yet due and posts the log has complete for every platform are only
     scanned (`scan_post`), not validated: nothing of theirs is sent, and `check` reports
-    their problems. Every other post is read and validated in full."""
+    their problems. Every other post is read and validated in full. `check_cache` (check
+    only): posts and messages whose files are unchanged come from it, the others go in."""
     cache: dict[tuple[str, str], Composed] = {}
 
     def composer(post: Post, account: str) -> Composed:
@@ -135,11 +137,46 @@ def load(settings: Settings, now: datetime, *, catch_up: bool = False,
         if quick and paths is None:
             posts = [_quick_post(settings, file, ledger, now)
                      for file in iter_post_files(settings)]
+        elif check_cache is not None:
+            posts = _cached_posts(settings, paths, check_cache, cache)
         else:
             posts = load_posts(settings, paths)
         items = plan(posts, settings, ledger, now, composer, catch_up=catch_up,
                      compose_all=compose_all)
+        if check_cache is not None:
+            _store_posts(posts, check_cache, cache)
     return ledger, posts, items
+
+
+def _cached_posts(settings: Settings, paths: list[Path] | None, check_cache: CheckCache,
+                  composed: dict[tuple[str, str], Composed]) -> list[Post]:
+    """Posts from the check cache where their files (and media) are unchanged, else read;
+    the cached messages go into `composed` so they are not built again."""
+    from publisher.checkcache import content_digest
+
+    posts: list[Post] = []
+    for file in paths if paths is not None else iter_post_files(settings):
+        digest = content_digest(file)
+        entry = check_cache.lookup(file, digest) if digest is not None else None
+        if entry is None:
+            posts.append(load_post(settings, file))
+            if digest is not None:
+                check_cache.pending[file] = digest
+            continue
+        posts.append(entry.post)
+        for account, message in entry.composed.items():
+            composed[entry.post.path, account] = message
+    return posts
+
+
+def _store_posts(posts: list[Post], check_cache: CheckCache,
+                 composed: dict[tuple[str, str], Composed]) -> None:
+    for post in posts:
+        digest = check_cache.pending.pop(post.file, None)
+        if digest is not None:
+            check_cache.store(post.file, digest, post, {
+                account: composed[post.path, account] for account in post.targets
+                if (post.path, account) in composed})
 
 
 @contextlib.contextmanager

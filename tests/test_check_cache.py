@@ -1,0 +1,192 @@
+"""`publisher check` keeps what it learnt of each unchanged file between runs (issue #7): a
+repeated check reads the posts from the cache, and anything a post's verdict depends on (its
+bytes, its images, the settings) makes it be read again, so a cached check never says
+something a fresh one would not."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from publisher.checkcache import CheckCache, cache_file
+from publisher.config import load_settings
+from publisher.pipeline import load
+from tests import images
+from tests.conftest import RunCli
+
+NOW = "2026-12-03T12:00:00Z"
+CONFIG = 'timezone = "Europe/Berlin"\n'
+
+POSTS = {
+    "good.md": "---\ndate: 2026-12-05 09:00\nmedia:\n  - path: images/cat.png\n"
+               "    alt: A cat on a mat\n---\nHello from the cache https://example.org/a\n",
+    "thread.md": "---\ndate: 2026-12-06 09:00\n---\nFirst part.\n\n---\n\nSecond part. 日本語 🎉\n",
+    "long.md": "---\ndate: 2026-12-07 09:00\nplatforms: [x]\n---\n" + "word " * 70 + "\n",
+    "no_alt.md": "---\ndate: 2026-12-08 09:00\nmedia:\n  - path: images/dog.png\n---\n"
+                 "A dog without alt text\n",
+    "draft.md": "---\ndate: 2026-12-09 09:00\ndraft: true\n---\nNot yet.\n",
+    "broken.md": "---\ndate: 2026-02-30\n---\nNo such day.\n",
+}
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "site"
+    (root / "posts").mkdir(parents=True)
+    (root / "posts" / "images").mkdir()
+    (root / "publisher.toml").write_text(CONFIG, encoding="utf-8")
+    for name, text in POSTS.items():
+        (root / "posts" / name).write_text(text, encoding="utf-8")
+    images.write(root / "posts" / "images" / "cat.png", images.png(40, 30))
+    images.write(root / "posts" / "images" / "dog.png", images.png(20, 20))
+    return root
+
+
+def check(run_cli: RunCli, root: Path, *args: str) -> tuple[int, list[str]]:
+    result = run_cli("check", "--now", NOW, *args, cwd=root)
+    return result.code, result.lines
+
+
+def counts(root: Path) -> tuple[int, int]:
+    """(hits, misses) of a check of `root` made now, in this process, with the real cache."""
+    settings = load_settings(root)
+    cache = CheckCache.open(settings, os.environ)
+    load(settings, datetime(2026, 12, 3, 12, tzinfo=UTC), compose_all=True, check_cache=cache)
+    return cache.hits, cache.misses
+
+
+def test_a_repeated_check_says_the_same_from_the_cache(run_cli: RunCli, repo: Path) -> None:
+    fresh = check(run_cli, repo, "--no-cache")
+    assert not cache_file(load_settings(repo), os.environ).exists()  # --no-cache writes none
+    first = check(run_cli, repo)
+    second = check(run_cli, repo)
+    assert fresh == first == second
+    code, lines = second
+    assert code == 1
+    assert lines[-1] == "checked 6 post(s): 4 error(s), 0 warning(s)"
+    assert any("long.md" in line and "over the 280 x allows" in line for line in lines)
+    assert any("no_alt.md" in line and "no alt text" in line for line in lines)
+    assert counts(repo) == (6, 0)
+
+
+def test_the_cache_file_is_owner_only_and_in_xdg_cache_home(run_cli: RunCli, repo: Path,
+                                                            tmp_path: Path) -> None:
+    xdg = tmp_path / "xdg"
+    result = run_cli("check", "--now", NOW, cwd=repo, env={"XDG_CACHE_HOME": str(xdg)})
+    files = list((xdg / "publisher").iterdir())
+    assert result.code == 1 and len(files) == 1
+    assert files[0].stat().st_mode & 0o777 == 0o600
+    assert (xdg / "publisher").stat().st_mode & 0o777 == 0o700
+
+
+def test_an_edited_post_is_read_again(run_cli: RunCli, repo: Path) -> None:
+    check(run_cli, repo)
+    (repo / "posts" / "long.md").write_text(
+        "---\ndate: 2026-12-07 09:00\nplatforms: [x]\n---\nShort now.\n", encoding="utf-8")
+    code, lines = check(run_cli, repo)
+    assert code == 1
+    assert not any("long.md" in line for line in lines[:-1])
+    assert lines[-1] == "checked 6 post(s): 3 error(s), 0 warning(s)"
+    assert counts(repo) == (6, 0)
+
+
+def test_same_size_same_time_other_bytes_is_read_again(run_cli: RunCli, repo: Path) -> None:
+    """The content decides, not the time stamp: an edit within the same second that keeps
+    the size is still seen."""
+    post = repo / "posts" / "thread.md"
+    check(run_cli, repo)
+    before = post.stat()
+    post.write_text(POSTS["thread.md"].replace("2026-12-06", "2026-12-31"), encoding="utf-8")
+    os.utime(post, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert counts(repo) == (5, 1)
+
+
+def test_image_changes_are_seen(run_cli: RunCli, repo: Path) -> None:
+    check(run_cli, repo)
+    # Deleted: the post that names it gets the error.
+    (repo / "posts" / "images" / "cat.png").unlink()
+    code, lines = check(run_cli, repo)
+    assert any("good.md" in line and "file not found" in line for line in lines)
+    # Back, but too big for X (5 MB): the size is seen.
+    images.write(repo / "posts" / "images" / "cat.png", images.png(40, 30, pad_to=6 * 1024 * 1024))
+    code, lines = check(run_cli, repo)
+    assert any("good.md" in line and "over the 5 MB x accepts" in line for line in lines)
+    # Replaced by something that is not an image at all.
+    (repo / "posts" / "images" / "cat.png").write_bytes(b"not an image at all")
+    code, lines = check(run_cli, repo)
+    assert any("good.md" in line and "not a PNG, JPEG, GIF or WebP" in line for line in lines)
+    assert check(run_cli, repo, "--no-cache") == (code, lines)
+
+
+def test_a_missing_image_that_appears_is_seen(run_cli: RunCli, repo: Path) -> None:
+    (repo / "posts" / "images" / "dog.png").unlink()
+    code, lines = check(run_cli, repo)
+    assert any("no_alt.md" in line and "file not found" in line for line in lines)
+    images.write(repo / "posts" / "images" / "dog.png", images.png(20, 20))
+    code, lines = check(run_cli, repo)
+    assert code == 1
+    assert not any("file not found" in line for line in lines)
+    assert any("no_alt.md" in line and "no alt text" in line for line in lines)
+
+
+def test_changed_settings_drop_the_whole_cache(run_cli: RunCli, repo: Path) -> None:
+    check(run_cli, repo)
+    (repo / "publisher.toml").write_text(CONFIG + "allow_missing_alt = true\n", encoding="utf-8")
+    code, lines = check(run_cli, repo)
+    assert code == 1
+    assert not any("no alt text" in line for line in lines)
+    assert lines[-1] == "checked 6 post(s): 2 error(s), 0 warning(s)"
+
+
+def test_deleted_and_renamed_posts_leave_the_cache(run_cli: RunCli, repo: Path) -> None:
+    check(run_cli, repo)
+    (repo / "posts" / "broken.md").unlink()
+    shutil.move(repo / "posts" / "draft.md", repo / "posts" / "draft2.md")
+    code, lines = check(run_cli, repo)
+    assert (code, lines[-1]) == (1, "checked 5 post(s): 3 error(s), 0 warning(s)")
+    entries = CheckCache.open(load_settings(repo), os.environ).entries
+    assert sorted(Path(name).name for name in entries) == [
+        "draft2.md", "good.md", "long.md", "no_alt.md", "thread.md"]
+
+
+def test_checking_some_files_keeps_the_others(run_cli: RunCli, repo: Path) -> None:
+    check(run_cli, repo)
+    code, lines = check(run_cli, repo, str(repo / "posts" / "good.md"))
+    assert (code, lines[-1]) == (0, "checked 1 post(s): 0 error(s), 0 warning(s)")
+    assert counts(repo) == (6, 0)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "other format", "empty"])
+def test_a_damaged_cache_is_ignored_and_replaced(run_cli: RunCli, repo: Path,
+                                                damage: str) -> None:
+    expected = check(run_cli, repo)
+    file = cache_file(load_settings(repo), os.environ)
+    data = file.read_bytes()
+    file.write_bytes({"garbage": b"\x80\x04not a pickle", "truncated": data[: len(data) // 2],
+                      "other format": pickle.dumps((999, "key", {})), "empty": b""}[damage])
+    assert check(run_cli, repo) == expected
+    assert counts(repo) == (6, 0)  # written anew by the check above
+
+
+def test_a_cache_others_can_write_is_not_read(run_cli: RunCli, repo: Path) -> None:
+    """A pickle runs code when loaded: a file group or others may write is never trusted."""
+    check(run_cli, repo)
+    file = cache_file(load_settings(repo), os.environ)
+    file.chmod(0o620)
+    assert counts(repo) == (0, 6)
+    file.chmod(0o600)
+    assert counts(repo) == (6, 0)
+
+
+def test_an_unwritable_cache_folder_is_not_an_error(run_cli: RunCli, repo: Path,
+                                                    tmp_path: Path) -> None:
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the cache folder would be", encoding="utf-8")
+    result = run_cli("check", "--now", NOW, cwd=repo, env={"XDG_CACHE_HOME": str(blocked)})
+    assert result.code == 1
+    assert result.lines[-1] == "checked 6 post(s): 4 error(s), 0 warning(s)"
