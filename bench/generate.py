@@ -66,8 +66,11 @@ class Repo:
 
 def git_env(home: Path) -> dict[str, str]:
     """A private, hermetic environment for git and the publisher processes."""
+    # PYTHONDONTWRITEBYTECODE (set on some CI and sandbox machines) would make every run
+    # compile the publisher's source again; an installed tool has its bytecode cached.
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("MASTODON_", "X_", "GITHUB_", "PUBLISHER_", "GIT_"))}
+           if not k.startswith(("MASTODON_", "X_", "GITHUB_", "PUBLISHER_", "GIT_"))
+           and k != "PYTHONDONTWRITEBYTECODE"}
     env.update(HOME=str(home), GIT_CONFIG_NOSYSTEM="1", TZ="UTC",
                GIT_AUTHOR_NAME="Bench", GIT_AUTHOR_EMAIL="bench@example.org",
                GIT_COMMITTER_NAME="Bench", GIT_COMMITTER_EMAIL="bench@example.org")

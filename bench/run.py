@@ -47,7 +47,7 @@ class Row:
     floor: float
     ratio: float | None  # None: the floor is 0
     target: str
-    met: bool
+    met: bool | None  # None: shown for reference, no target
     unit: str = "s"
 
 
@@ -145,10 +145,17 @@ def run(sizes: Sequence[int], repeat: int, work: Path, log: Callable[[str], None
                 f"checked {n} post(s): 0 error(s), 0 warning(s)")
 
         log(f"N={n}: full check: publisher check against the floor")
+        # As an author or a pull request runs it again and again: the warm-up run fills the
+        # check cache (~/.cache/publisher of the bench's HOME), the timed runs use it.
         ours, floor = pair([*publisher, "check", "--now", generate.NOW_ARG], floor_cmd, env,
                            repo.root, repeat, clean)
         rows.append(_row("full check", n, ours, floor, TARGETS["full check"]))
         times["full check", n] = ours
+        log(f"N={n}: full check without the cache: publisher check --no-cache")
+        ours, floor = pair([*publisher, "check", "--no-cache", "--now", generate.NOW_ARG],
+                           floor_cmd, env, repo.root, repeat, clean)
+        rows.append(Row("full check, cold (--no-cache)", n, round(ours, 4), round(floor, 4),
+                        round(ours / floor, 2), "none: every post read and composed", None))
         shutil.rmtree(work / f"n{n}", ignore_errors=True)
 
     small, large = min(sizes), max(sizes)
@@ -188,7 +195,7 @@ def table(rows: Sequence[Row], markdown: bool = False) -> str:
     head = ["benchmark", "N", "ours", "floor", "ratio", "target", "met"]
     body = [[r.benchmark, "-" if r.n is None else f"{r.n:,}", _fmt(r.ours, r.unit),
              _fmt(r.floor, r.unit), _ratio(r),
-             r.target, "yes" if r.met else "NO"] for r in rows]
+             r.target, "-" if r.met is None else "yes" if r.met else "NO"] for r in rows]
     if markdown:
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         lines += ["| " + " | ".join(cells) + " |" for cells in body]
@@ -239,7 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                     ensure_ascii=False) + "\n", encoding="utf-8")
     if args.readme:
         update_readme(rows, info, settings)
-    return 0 if all(r.met for r in rows) else 1
+    return 0 if all(r.met is not False for r in rows) else 1
 
 
 if __name__ == "__main__":

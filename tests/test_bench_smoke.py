@@ -22,6 +22,7 @@ def test_benchmark_runs_and_writes_every_row(tmp_path: Path, capsys) -> None:
         ("start-up", None),
         ("nothing due", 20), ("nothing due", 50),
         ("full check", 20), ("full check", 50),
+        ("full check, cold (--no-cache)", 20), ("full check, cold (--no-cache)", 50),
         ("growth: nothing due", 50), ("growth: full check", 50),
         ("requests: mastodon requests", 20), ("requests: mastodon media polls", 20),
         ("requests: mastodon instance", 20), ("requests: x requests", 20),
@@ -29,6 +30,7 @@ def test_benchmark_runs_and_writes_every_row(tmp_path: Path, capsys) -> None:
     for row in data["rows"]:
         assert row["ours"] > 0 or row["unit"] == "requests"
         assert set(row) == {"benchmark", "n", "ours", "floor", "ratio", "target", "met", "unit"}
+        assert (row["met"] is None) == row["benchmark"].startswith("full check, cold")
     assert {"nproc", "cpu", "python"} <= set(data["machine"])
     printed = capsys.readouterr().out
     assert printed.splitlines()[0].split() == ["benchmark", "N", "ours", "floor", "ratio",
