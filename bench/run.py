@@ -69,19 +69,39 @@ def _run(cmd: Sequence[str], env: dict[str, str], cwd: Path,
 
 
 def pair(ours: Sequence[str], floor: Sequence[str], env: dict[str, str], cwd: Path,
-         repeat: int, expect: Callable[[subprocess.CompletedProcess[str]], bool]
-         ) -> tuple[float, float]:
-    """Median wall times of `ours` and `floor`, alternating, after one warm-up run of each."""
+         repeat: int, expect: Callable[[subprocess.CompletedProcess[str]], bool],
+         before: Callable[[], None] | None = None) -> tuple[float, float]:
+    """Median wall times of `ours` and `floor`, alternating, after one warm-up run of each.
+    `before` runs (untimed) before each run of `ours`."""
     def ok(proc: subprocess.CompletedProcess[str]) -> bool:
         return proc.returncode == 0
 
-    _run(ours, env, cwd, expect)
+    def timed() -> float:
+        if before is not None:
+            before()
+        return _run(ours, env, cwd, expect)
+
+    timed()
     _run(floor, env, cwd, ok)
     a, b = [], []
     for _ in range(repeat):
-        a.append(_run(ours, env, cwd, expect))
+        a.append(timed())
         b.append(_run(floor, env, cwd, ok))
     return statistics.median(a), statistics.median(b)
+
+
+def edit_one_post(posts: Path) -> Callable[[], None]:
+    """Before each run, one post's bytes change (a trailing blank line comes and goes), as
+    when an author edits a post and checks again: that post is read and composed anew."""
+    post = min(posts.glob("*.md"))
+    original = post.read_bytes()
+    edited = [False]
+
+    def edit() -> None:
+        edited[0] = not edited[0]
+        post.write_bytes(original + b"\n" if edited[0] else original)
+
+    return edit
 
 
 def _row(name: str, n: int | None, ours: float, floor: float, target: float) -> Row:
@@ -151,6 +171,10 @@ def run(sizes: Sequence[int], repeat: int, work: Path, log: Callable[[str], None
                            repo.root, repeat, clean)
         rows.append(_row("full check", n, ours, floor, TARGETS["full check"]))
         times["full check", n] = ours
+        log(f"N={n}: full check after editing one post")
+        ours, floor = pair([*publisher, "check", "--now", generate.NOW_ARG], floor_cmd, env,
+                           repo.root, repeat, clean, before=edit_one_post(repo.root / "posts"))
+        rows.append(_row("full check, one post edited", n, ours, floor, TARGETS["full check"]))
         log(f"N={n}: full check without the cache: publisher check --no-cache")
         ours, floor = pair([*publisher, "check", "--no-cache", "--now", generate.NOW_ARG],
                            floor_cmd, env, repo.root, repeat, clean)

@@ -22,6 +22,7 @@ def test_benchmark_runs_and_writes_every_row(tmp_path: Path, capsys) -> None:
         ("start-up", None),
         ("nothing due", 20), ("nothing due", 50),
         ("full check", 20), ("full check", 50),
+        ("full check, one post edited", 20), ("full check, one post edited", 50),
         ("full check, cold (--no-cache)", 20), ("full check, cold (--no-cache)", 50),
         ("growth: nothing due", 50), ("growth: full check", 50),
         ("requests: mastodon requests", 20), ("requests: mastodon media polls", 20),
