@@ -283,12 +283,11 @@ def check_message(message: Message, lim: Limits, post: Post, settings: Settings)
         if not part.text.strip() and not part.media and not (poll and index == 0):
             bad(f"{where}nothing to post: the text is empty and there are no images", body_line)
             continue
-        if message.platform == "x":
-            measured = textmod.x_length(part.text, lim.max_characters)
-            if measured.has_invalid_characters:
-                bad(f"{where}the text contains characters X refuses", body_line)
+        if message.platform == "x" and textmod.x_has_invalid_characters(part.text):
+            bad(f"{where}the text contains characters X refuses", body_line)
         # Mastodon: the content warning goes on every part of a thread and counts each time.
-        count = lim.length(part.text, cw)
+        # Counted exactly only when a cheap bound cannot show that it fits.
+        count = 0 if lim.surely_fits(part.text, cw) else lim.length(part.text, cw)
         if count > lim.max_characters:
             extra = " (content warning included)" if cw else ""
             bad(f"{where}text is {count} characters{extra}, over the {lim.max_characters} "

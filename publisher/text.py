@@ -36,6 +36,7 @@ __all__ = [
 BULLET = "•"
 
 X_LIMIT = 280
+X_URL_WEIGHT = 23  # twitter-text v3 transformed_url_length
 MASTODON_LIMIT = 500
 MASTODON_URL_WEIGHT = 23
 
@@ -449,6 +450,45 @@ def x_length(text: str, limit: int = X_LIMIT) -> Length:
     invalid = tt.has_invalid_characters.has_invalid_characters(normalised)
     return Length(count=_x_weighted_length(normalised), limit=limit,
                   has_invalid_characters=invalid)
+
+
+# A URL's host ends in `.` and a top-level domain, whose first character is a letter in every
+# list twitter-text holds (ASCII, IDN and `xn--` punycode alike).
+_DOT_LETTER = re.compile(r"\.[^\W\d_]")
+_X_INVALID = frozenset("\ufffe\ufeff\uffff")  # twitter-text's invalid_chars_group
+
+
+def x_surely_fits(text: str, limit: int = X_LIMIT) -> bool:
+    """True when `text` fits X however its URLs and emoji are counted, decided without
+    twitter-text: every character weighs at most 2 (1 if ASCII), an emoji sequence 2 (and
+    always holds a non-ASCII character), and each URL 23 whatever it replaces, with at most
+    one URL per `.` followed by a letter. False means only "count it exactly"
+    (`x_length`), never "too long". Tests hold it to `x_length` on every text they have."""
+    normalised = unicodedata.normalize("NFC", _normalise_newlines(text))
+    if not _X_INVALID.isdisjoint(normalised):
+        return False
+    ascii_count = len(normalised.encode("ascii", "ignore"))
+    bound = ascii_count + 2 * (len(normalised) - ascii_count)
+    if bound > limit:
+        return False
+    return bound + X_URL_WEIGHT * len(_DOT_LETTER.findall(normalised)) <= limit
+
+
+def x_has_invalid_characters(text: str) -> bool:
+    """twitter-text's `has_invalid_characters` of the text X counts (U+FFFE, U+FEFF, U+FFFF),
+    without importing it."""
+    return not _X_INVALID.isdisjoint(unicodedata.normalize("NFC", _normalise_newlines(text)))
+
+
+def mastodon_surely_fits(text: str, spoiler_text: str = "", *,
+                         url_weight: int = MASTODON_URL_WEIGHT,
+                         limit: int = MASTODON_LIMIT) -> bool:
+    """True when content warning + text fit Mastodon's `limit` however they are counted:
+    graphemes are never more than code points, a mention only shortens, and each URL (which
+    Mastodon counts only with its `scheme://`) adds at most `url_weight`. False means
+    "count it exactly" (`mastodon_length`)."""
+    bound = len(spoiler_text) + len(text)
+    return bound + url_weight * text.count("://") <= limit
 
 
 def twitter_text() -> Any:

@@ -303,3 +303,65 @@ def test_twitter_text_works_without_pkg_resources(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=tmp_path, check=True)
     assert out.stdout.split() == ["33", "27", "None"]
+
+
+# --- the cheap bounds that let check skip exact counts --------------------------------------------
+
+def test_x_bound_rests_on_twitter_text_weights() -> None:
+    """x_surely_fits assumes no character weighs more than 2, a URL 23 and an emoji 2: true of
+    the twitter-text configuration in use."""
+    from publisher.text import X_URL_WEIGHT, twitter_text
+
+    options = twitter_text().config.config["defaults"]
+    scale = options["scale"]
+    assert max([options["default_weight"], *(r["weight"] for r in options["ranges"])]) <= 2 * scale
+    assert options["transformed_url_length"] == X_URL_WEIGHT
+    assert options["default_weight"] == 2 * scale  # what an emoji sequence weighs
+    assert any(r["start"] == 0 and r["end"] >= 127 and r["weight"] == scale
+               for r in options["ranges"])  # ASCII weighs 1
+
+
+def test_x_surely_fits_never_says_fits_when_the_count_says_no() -> None:
+    """Around each text's exact count (and for URL-dense texts whose count is far above their
+    length) the bound may say "count it", never "fits" wrongly."""
+    from publisher.text import x_surely_fits
+
+    texts = _texts_for_the_x_count()
+    texts += ["a.co " * 13, "x.com\n" * 12, "例え.jp " * 11, "t.co/abc " * 12, "🏳️‍🌈" * 141]
+    wrong = []
+    claimed = 0
+    for text in texts:
+        exact = x_length(text)
+        for limit in range(max(0, exact.count - 40), exact.count + 40):
+            if x_surely_fits(text, limit):
+                claimed += 1
+                if not (exact.count <= limit and not exact.has_invalid_characters):
+                    wrong.append((text, limit, exact))
+    assert wrong == []
+    assert claimed > 10_000  # the bound does decide most texts that fit
+    assert x_length("a.co " * 13).count == 13 * 23 + 13 and not x_surely_fits("a.co " * 13)
+
+
+def test_mastodon_surely_fits_never_says_fits_when_the_count_says_no() -> None:
+    import random
+
+    from publisher.text import mastodon_surely_fits
+
+    rng = random.Random(11)
+    warnings = ["", "CW", "spoilers ahead 🎬", "日本語の注意"]
+    texts = _texts_for_the_x_count()
+    texts += ["http://a.co " * 22, "https://例え.jp/x " * 20, "@alice@example.social " * 30,
+              "👩‍👩‍👧‍👦" * 130]
+    wrong = []
+    claimed = 0
+    for text in texts:
+        cw = rng.choice(warnings)
+        exact = mastodon_length(text, cw, url_weight=23, limit=500).count
+        for limit in range(max(0, exact - 40), exact + 40):
+            if mastodon_surely_fits(text, cw, url_weight=23, limit=limit):
+                claimed += 1
+                if exact > limit:
+                    wrong.append((text, cw, limit, exact))
+    assert wrong == []
+    assert claimed > 10_000
+    assert mastodon_length("http://a.co " * 22).count == 22 * 23 + 22

@@ -38,9 +38,20 @@ class Limits:
         ).count
 
     def fits(self, part_text: str, content_warning: str | None = None) -> bool:
+        if self.surely_fits(part_text, content_warning):
+            return True
         if self.platform == "x":
             return textmod.x_length(part_text, self.max_characters).fits
         return self.length(part_text, content_warning) <= self.max_characters
+
+    def surely_fits(self, part_text: str, content_warning: str | None = None) -> bool:
+        """A cheap bound that proves the text fits (no exact count, no twitter-text import);
+        False only means the exact count must decide."""
+        if self.platform == "x":
+            return textmod.x_surely_fits(part_text, self.max_characters)
+        return textmod.mastodon_surely_fits(part_text, content_warning or "",
+                                            url_weight=self.url_weight,
+                                            limit=self.max_characters)
 
 
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
