@@ -5,16 +5,21 @@ cache for the same reason).
 An entry is the post as read and the message composed for each of its accounts. It is used
 only while everything it was built from is unchanged:
 
-- the file's bytes (SHA-256 of the content, not its time stamp) and where it resolves to;
-- every media file the messages looked at, found or not (resolved path, size, times, inode);
-- the settings, the publisher's own source files, the versions of the libraries that read
-  and measure posts, Python and its Unicode tables, and the time-zone data in use.
+- the file's bytes (SHA-256 of the very bytes that were parsed) and where the file resolves;
+- every media file the messages looked at, found or not: where its path resolves and what is
+  there (device, inode, type, size, times) or why nothing is (missing, a loop, no access),
+  as seen before it was read. An entry whose media changed while the check ran, or changed
+  within two seconds of it being stored (a change inside one time stamp tick could hide,
+  git's "racy" case), is not stored;
+- the settings, the publisher's own source (by content), the installed distributions and
+  the files of the libraries that read and measure posts, Python and its Unicode tables, and
+  the time-zone data in use.
 
 Anything else that differs means the post is read and composed again. Only `check` uses the
-cache; `publish` always reads and composes what it sends. The file lives in the user's cache
-folder (`$XDG_CACHE_HOME/publisher`, else `~/.cache/publisher`), owner-only, one per
-repository; it is read only if the user owns it and nobody else can write it (it is a pickle).
-A damaged or foreign file is ignored and replaced. `publisher check --no-cache` skips it.
+cache. The file lives in the user's cache folder (`$XDG_CACHE_HOME/publisher`, else
+`~/.cache/publisher`), one per repository. It is a pickle, so it is read only from a folder
+and a file that are the user's own, not links, and that nobody else can write; a damaged
+or foreign file is ignored and replaced. `publisher check --no-cache` skips it.
 """
 
 from __future__ import annotations
@@ -32,16 +37,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from publisher.config import Settings
-from publisher.posts import Post, real_path
+from publisher.posts import FileSignature, Post, file_signature, real_path
 
 if TYPE_CHECKING:
     from publisher.compose import Composed
 
-FORMAT = 1
+FORMAT = 2
 # The libraries whose behaviour decides what a post reads as and how long it is (modules).
-LIBRARIES = ("markdown_it", "twitter_text", "yaml", "frontmatter", "regex")
-
-Signature = tuple[int, int, int, int, int] | None
+LIBRARIES = ("markdown_it", "mdurl", "twitter_text", "yaml", "frontmatter", "regex")
+RACY_NS = 2_000_000_000  # media changed this close to the store may hide a change: not kept
 
 
 @dataclass
@@ -50,34 +54,19 @@ class Entry:
     real: str  # where the post file resolves to
     post: Post
     composed: dict[str, Composed]  # account -> message and problems
-    media: dict[str, Signature]  # every media file looked at -> its signature then
+    media: tuple[tuple[str, FileSignature], ...]  # every media file looked at, as it was
 
 
-def content_digest(file: Path) -> str | None:
-    """SHA-256 of the file's bytes; None if it cannot be read (then it is not cached)."""
-    try:
-        with open(file, "rb") as fh:
-            return hashlib.sha256(fh.read()).hexdigest()
-    except OSError:
-        return None
+def content_digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def cache_file(settings: Settings, environ: Mapping[str, str]) -> Path:
-    base = environ.get("XDG_CACHE_HOME") or os.path.join(
-        environ.get("HOME") or os.path.expanduser("~"), ".cache")
+    base = environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):  # the XDG spec: a relative value is to be ignored
+        base = os.path.join(environ.get("HOME") or os.path.expanduser("~"), ".cache")
     name = hashlib.sha256(str(real_path(settings.root)).encode("utf-8", "surrogateescape"))
     return Path(base) / "publisher" / f"check-{name.hexdigest()[:20]}.pickle"
-
-
-def media_signature(path: str) -> Signature:
-    """What a media file is now: device, inode, size, modification and change times (so a
-    replaced, edited or re-linked file differs); None when it is missing (a post naming it
-    has a problem that must not outlive it)."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def settings_key(settings: Settings) -> str:
@@ -85,23 +74,30 @@ def settings_key(settings: Settings) -> str:
     import publisher
 
     parts: list[object] = [FORMAT, sys.version, unicodedata.unidata_version, repr(settings)]
+    source = hashlib.sha256()
     package = Path(publisher.__file__).parent
-    for folder, _, names in sorted(os.walk(package)):
+    for folder, dirs, names in os.walk(package):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
         for name in sorted(names):
             if name.endswith((".py", ".json")):
-                st = os.stat(os.path.join(folder, name))
-                parts.append((os.path.relpath(os.path.join(folder, name), package),
-                              st.st_size, st.st_mtime_ns))
+                path = os.path.join(folder, name)
+                source.update(os.path.relpath(path, package).encode() + b"\0")
+                with open(path, "rb") as fh:
+                    source.update(fh.read())
+    parts.append(source.hexdigest())
+    sites: set[str] = set()
     for module in LIBRARIES:
-        parts.append(_module_signature(module))
+        parts.append(_module_signature(module, sites))
+    for site in sorted(sites):  # which distributions (and versions) are installed there
+        parts.append(sorted(n for n in os.listdir(site) if n.endswith(".dist-info")))
     if settings.timezone:
-        parts.append(_zone_signature(settings.timezone))
+        parts.append(_zone_signature(settings.timezone, sites))
     return hashlib.sha256(repr(parts).encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def _module_signature(name: str) -> object:
-    """Where a library is installed and the size and time of its files: another version is
-    other files. Found without importing it (importing twitter_text alone costs 0.3 s)."""
+def _module_signature(name: str, sites: set[str]) -> object:
+    """A library's folder and the size and time of every file in it, found without importing
+    it (importing twitter_text alone costs 0.3 s)."""
     import importlib.util
 
     try:
@@ -110,16 +106,23 @@ def _module_signature(name: str) -> object:
         spec = None
     if spec is None or spec.origin is None:
         return (name, None)
+    if spec.submodule_search_locations is None:  # a single-file module
+        st = os.stat(spec.origin)
+        sites.add(os.path.dirname(spec.origin))
+        return (name, spec.origin, st.st_size, st.st_mtime_ns)
     folder = os.path.dirname(spec.origin)
+    sites.add(os.path.dirname(folder))
     found: list[object] = [name, folder]
-    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-        if entry.name.endswith(".py") or ".so" in entry.name:
-            st = entry.stat()
-            found.append((entry.name, st.st_size, st.st_mtime_ns))
+    for here, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for file in sorted(names):
+            st = os.stat(os.path.join(here, file))
+            found.append((os.path.relpath(os.path.join(here, file), folder), st.st_size,
+                          st.st_mtime_ns))
     return tuple(found)
 
 
-def _zone_signature(zone: str) -> object:
+def _zone_signature(zone: str, sites: set[str]) -> object:
     import zoneinfo
 
     for folder in zoneinfo.TZPATH:
@@ -127,7 +130,7 @@ def _zone_signature(zone: str) -> object:
         if os.path.isfile(candidate):
             st = os.stat(candidate)
             return (candidate, st.st_size, st.st_mtime_ns)
-    return _module_signature("tzdata")  # the zone comes from the tzdata package, if any
+    return _module_signature("tzdata", sites)  # the zone comes from the tzdata package
 
 
 class CheckCache:
@@ -138,9 +141,10 @@ class CheckCache:
         self.key = key
         self.entries: dict[str, Entry] = entries or {}
         self.hits = 0
-        #: Files read this run because no entry held: file -> content digest, to store.
-        self.pending: dict[Path, str] = {}
         self.misses = 0
+        #: Files read this run because no entry held: file -> digest of the bytes parsed.
+        self.pending: dict[Path, str] = {}
+        self._fresh: set[str] = set()  # stored this run: checked again before saving
         self._dirty = False
 
     @classmethod
@@ -150,12 +154,16 @@ class CheckCache:
         return cls(file, key, _read(file, key))
 
     def lookup(self, file: Path, digest: str) -> Entry | None:
-        """The entry for `file` (content SHA-256 `digest`) if the file and every media file
-        it used are unchanged."""
+        """The entry for `file` (SHA-256 `digest` of its bytes) if the file and every media
+        file it used are unchanged."""
         entry = self.entries.get(str(file))
-        if (entry is None or entry.sha256 != digest
-                or entry.real != str(real_path(file))
-                or any(media_signature(path) != was for path, was in entry.media.items())):
+        try:
+            usable = (entry is not None and entry.sha256 == digest
+                      and entry.real == str(real_path(file))
+                      and all(file_signature(path) == was for path, was in entry.media))
+        except (TypeError, ValueError, AttributeError, OSError, RuntimeError):
+            usable = False  # an entry of an unexpected shape, or a file that cannot resolve
+        if not usable or entry is None:
             self.misses += 1
             return None
         self.hits += 1
@@ -163,10 +171,10 @@ class CheckCache:
 
     def store(self, file: Path, digest: str, post: Post,
               composed: Mapping[str, Composed]) -> None:
-        media = {path: media_signature(path)
-                 for c in composed.values() for path in c.media_files}
+        media = tuple(dict.fromkeys(pair for c in composed.values() for pair in c.media_files))
         self.entries[str(file)] = Entry(digest, str(real_path(file)), post, dict(composed),
                                         media)
+        self._fresh.add(str(file))
         self._dirty = True
 
     def forget_others(self, keep: set[str]) -> None:
@@ -181,11 +189,16 @@ class CheckCache:
         written is not an error: the next check reads the posts again."""
         if not self._dirty:
             return
+        folder = self.file.parent
         try:
-            self.file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.file.parent, prefix=".check-", suffix=".tmp")
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not _own_folder(folder):
+                return
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".check-", suffix=".tmp")
             try:
                 with os.fdopen(fd, "wb") as out:
+                    # The file system's own clock, as git compares with its index file's time.
+                    self._drop_unsettled(os.fstat(out.fileno()).st_mtime_ns)
                     pickle.dump((FORMAT, self.key, self.entries), out,
                                 protocol=pickle.HIGHEST_PROTOCOL)
                 os.replace(tmp, self.file)
@@ -196,19 +209,53 @@ class CheckCache:
             return
         self._dirty = False
 
+    def _drop_unsettled(self, now_ns: int) -> None:
+        """Entries stored this run whose media changed since they were looked at, or so
+        recently that a change within the same time stamp tick could hide: not kept."""
+        for name in self._fresh:
+            entry = self.entries.get(name)
+            if entry is None:
+                continue
+            for path, was in entry.media:
+                times = was[-2:] if len(was) > 2 else ()
+                if file_signature(path) != was or any(t >= now_ns - RACY_NS for t in times):
+                    del self.entries[name]
+                    break
+        self._fresh.clear()
+
+
+def _own_folder(folder: Path) -> bool:
+    """The user's own folder, not a link, that nobody else can write."""
+    try:
+        st = os.lstat(folder)
+    except OSError:
+        return False
+    return (stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid()
+            and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH))
+
 
 def _read(file: Path, key: str) -> dict[str, Entry]:
+    if not _own_folder(file.parent):
+        return {}
     try:
-        with open(file, "rb") as fh:
+        # Not through a link, and never waiting on a FIFO someone put there.
+        fd = os.open(file, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return {}
+    try:
+        with os.fdopen(fd, "rb") as fh:
             st = os.fstat(fh.fileno())
-            # A pickle runs code when read: only the user's own, unwritable by others.
-            if st.st_uid != os.getuid() or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            # A pickle runs code when read: only the user's own file, unwritable by others.
+            if (not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid()
+                    or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)):
                 return {}
             data = fh.read()
-        # Only a file the user owns and only they can write (checked above) is unpickled.
+        # Only a file the user owns, in their own folder, is unpickled (checked above).
         fmt, stored_key, entries = pickle.loads(data)  # noqa: S301
     except Exception:  # missing, damaged or from another version: start over
         return {}
-    if fmt != FORMAT or stored_key != key or not isinstance(entries, dict):
+    if fmt != FORMAT or stored_key != key or not isinstance(entries, dict) or not all(
+            isinstance(name, str) and isinstance(entry, Entry)
+            for name, entry in entries.items()):
         return {}
     return entries

@@ -124,7 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("--now", metavar="ISO8601", help="the instant to check against")
     chk.add_argument("--no-cache", action="store_true",
                      help="read and check every post again, ignoring what the last check "
-                          "kept of unchanged files (in ~/.cache/publisher)")
+                          "kept of unchanged files ($XDG_CACHE_HOME/publisher, by default "
+                          "~/.cache/publisher)")
 
     pln = add_command("plan", "list posts in date order with their state")
     pln.add_argument("--format", choices=("text", "markdown", "json", "ics"), default="text")

@@ -18,7 +18,16 @@ from publisher.config import PLATFORM_ALIASES, Account, Settings
 from publisher.message import Attachment, Message, Options, Part, Poll
 from publisher.platforms import limits_for
 from publisher.platforms.base import Limits
-from publisher.posts import MediaRef, Post, Problem, Severity, parse_media, real_path
+from publisher.posts import (
+    FileSignature,
+    MediaRef,
+    Post,
+    Problem,
+    Severity,
+    file_signature,
+    parse_media,
+    real_path,
+)
 
 VISIBILITIES = ("public", "unlisted", "private", "direct")
 # ISO 639-1 two-letter codes (Mastodon validates `language` against these).
@@ -39,9 +48,10 @@ class Composed:
 
     message: Message | None
     problems: tuple[Problem, ...]
-    #: Every media file the message was built from (as looked up, before resolving links),
-    #: found or not: what a cached check must look at again (`publisher.checkcache`).
-    media_files: tuple[str, ...] = ()
+    #: Every media file the message was built from (as written, before resolving links),
+    #: found or not, with its signature taken before it was read: what a cached check must
+    #: find unchanged (`publisher.checkcache`).
+    media_files: tuple[tuple[str, FileSignature], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -168,7 +178,7 @@ def compose(post: Post, account: Account, settings: Settings,
     parts_md = [c for c in chunks if c.strip()] or [""]
 
     front_media = _media_refs(fields, post, account, bad)
-    consulted: list[str] = []
+    consulted: list[tuple[str, FileSignature]] = []
     parts: list[Part] = []
     for index, md in enumerate(parts_md):
         inline = [MediaRef(path, alt, None) for path, alt in textmod.extract_images(md)]
@@ -359,15 +369,20 @@ _HASH_CACHE: dict[tuple[Path, int, int], tuple[str, str | None]] = {}
 
 
 def _attach(ref: MediaRef, post: Post, settings: Settings, bad: Any,
-            consulted: list[str]) -> Attachment | None:
+            consulted: list[tuple[str, FileSignature]]) -> Attachment | None:
     raw = PurePosixPath(ref.path)
     if raw.is_absolute() or ".." in raw.parts or re.match(r"^[a-z][a-z0-9+.-]*:", ref.path, re.I):
         bad(f"{ref.path}: media paths must be relative to the post and stay inside the "
             "repository (no `..`, absolute paths or URLs)", ref.line)
         return None
     written = post.file.parent / Path(*raw.parts)
-    consulted.append(str(written))
-    file = real_path(written)
+    consulted.append((str(written), file_signature(str(written))))  # before it is read
+    try:
+        file = real_path(written)
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python 3.11, 3.12)
+        bad(f"{ref.path}: cannot be resolved (a symlink loop?); point it at an image inside "
+            "the repository", ref.line)
+        return None
     root = real_path(settings.root)
     if not file.is_relative_to(root):
         bad(f"{ref.path}: resolves outside the repository (a symlink?); keep images inside it",
@@ -384,7 +399,12 @@ def _attach(ref: MediaRef, post: Post, settings: Settings, bad: Any,
     key = (file, st.st_size, st.st_mtime_ns)
     cached = _HASH_CACHE.get(key)
     if cached is None:
-        data = file.read_bytes()
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            bad(f"{ref.path}: cannot be read ({exc.strerror or exc}); check its permissions",
+                ref.line)
+            return None
         cached = (hashlib.sha256(data).hexdigest(), sniff_mime(data[:16]))
         _HASH_CACHE[key] = cached
     digest, mime = cached

@@ -31,7 +31,15 @@ from publisher.errors import (
 )
 from publisher.ledger import Ledger, Record
 from publisher.lock import RunLock
-from publisher.posts import Post, Problem, iter_post_files, load_post, load_posts, scan_post
+from publisher.posts import (
+    Post,
+    Problem,
+    forget_resolved_folders,
+    iter_post_files,
+    load_post,
+    load_posts,
+    scan_post,
+)
 from publisher.schedule import Item, plan
 
 if TYPE_CHECKING:
@@ -132,6 +140,7 @@ def load(settings: Settings, now: datetime, *, catch_up: bool = False,
             cache[key] = compose(post, settings.account(account), settings)
         return cache[key]
 
+    forget_resolved_folders()
     with _gc_paused():
         ledger = Ledger.read(settings.log_path)
         if quick and paths is None:
@@ -151,16 +160,24 @@ def load(settings: Settings, now: datetime, *, catch_up: bool = False,
 def _cached_posts(settings: Settings, paths: list[Path] | None, check_cache: CheckCache,
                   composed: dict[tuple[str, str], Composed]) -> list[Post]:
     """Posts from the check cache where their files (and media) are unchanged, else read;
-    the cached messages go into `composed` so they are not built again."""
+    the cached messages go into `composed` so they are not built again. A post read anew
+    is parsed from the very bytes its digest is taken of."""
     from publisher.checkcache import content_digest
 
     posts: list[Post] = []
     for file in paths if paths is not None else iter_post_files(settings):
-        digest = content_digest(file)
-        entry = check_cache.lookup(file, digest) if digest is not None else None
+        try:
+            with open(file, "rb") as fh:
+                data: bytes | None = fh.read()
+        except OSError:
+            data = None  # load_post says why it cannot be read
+        entry = None
+        if data is not None:
+            digest = content_digest(data)
+            entry = check_cache.lookup(file, digest)
         if entry is None:
-            posts.append(load_post(settings, file))
-            if digest is not None:
+            posts.append(load_post(settings, file, data))
+            if data is not None:
                 check_cache.pending[file] = digest
             continue
         posts.append(entry.post)

@@ -361,6 +361,12 @@ def _real_folder(folder: Path) -> Path:
     return folder.resolve()
 
 
+def forget_resolved_folders() -> None:
+    """Folders may have become links since an earlier run in this process (tests, callers
+    running several commands): resolve them afresh."""
+    _real_folder.cache_clear()
+
+
 def real_path(path: Path) -> Path:
     """`path.resolve()`, for thousands of posts: a file that is not itself a symlink is its
     resolved folder plus its name, so each folder is resolved once per process, not once per
@@ -370,8 +376,25 @@ def real_path(path: Path) -> Path:
     return path.resolve()
 
 
-def load_post(settings: Settings, file: Path) -> Post:
-    """Read one post; never raises for bad content, which becomes Problems instead."""
+#: Where a path leads and what is there: see `file_signature`.
+FileSignature = tuple[Any, ...]
+
+
+def file_signature(path: str) -> FileSignature:
+    """Where `path` resolves to and what is there now (device, inode, type, size, times), or
+    why nothing is (the errno: missing, a loop, no permission). Two equal signatures mean the
+    same file, unchanged, reached the same way (`publisher.checkcache`)."""
+    real = os.path.realpath(path)
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        return (real, exc.errno)
+    return (real, st.st_dev, st.st_ino, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def load_post(settings: Settings, file: Path, data: bytes | None = None) -> Post:
+    """Read one post (from `data`, its bytes, when the caller has read them already); never
+    raises for bad content, which becomes Problems instead."""
     rel = relpath(settings, file)
     problems: list[Problem] = []
     try:
@@ -393,9 +416,11 @@ def load_post(settings: Settings, file: Path) -> Post:
         return Post(rel, file, None, (), False, "", (), {}, {}, tuple(problems))
 
     try:
-        text = file.read_text(encoding="utf-8-sig")
+        text = (file.read_bytes() if data is None else data).decode("utf-8-sig")
     except UnicodeDecodeError:
         return broken("not UTF-8 text: save the file as UTF-8")
+    except OSError as exc:
+        return broken(f"cannot be read ({exc.strerror or exc}): check the file's permissions")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     first = text.split("\n", 1)[0].strip()
     handler: _YAML | _TOML
@@ -590,7 +615,8 @@ def parse_media(value: object, key: tuple[Any, ...], bad: Any,
             continue
         unknown = set(item) - {"path", "alt"}
         if unknown:
-            bad(f"media entry has unknown keys {sorted(unknown)}: use path and alt", line)
+            bad(f"media entry has unknown keys {sorted(map(str, unknown))}: use path and alt",
+                line)
         alt = item.get("alt")
         if alt is not None and not isinstance(alt, str | int | float):
             bad("alt must be text", lines.get((*key, i, "alt"), line))

@@ -152,3 +152,42 @@ def test_a_log_line_from_a_newer_format_stops_the_run(tmp_path: Path, run_cli: R
                             "(written by a newer publisher (format 99); upgrade); nothing was "
                             "posted. Restore it from git (`git checkout -- published.jsonl`) or "
                             "fix the line by hand"]
+
+
+def test_a_media_entry_with_a_number_among_unknown_keys_is_named(run_cli: RunCli,
+                                                                 tmp_path: Path) -> None:
+    """Found by a tester: `{path: a.png, 1: x, foo: y}` crashed sorting the unknown keys."""
+    root = _repo(tmp_path)
+    (root / "posts" / "a.md").write_text(
+        "---\ndate: 2026-12-05 09:00\nmedia:\n  - {path: a.png, alt: A, 1: x, foo: y}\n---\n"
+        "Hi\n", encoding="utf-8")
+    result = run_cli("check", "--now", "2026-12-03T12:00:00Z", cwd=root)
+    assert result.code == 1
+    assert ("posts/a.md:4: error: media entry has unknown keys ['1', 'foo']: use path and alt"
+            in result.lines)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_unreadable_post_and_image_are_named_not_a_crash(run_cli: RunCli,
+                                                         tmp_path: Path) -> None:
+    from tests import images
+
+    root = _repo(tmp_path)
+    post = root / "posts" / "a.md"
+    post.write_text("---\ndate: 2026-12-05 09:00\n---\nHi\n", encoding="utf-8")
+    image = images.write(root / "posts" / "b.png", images.png())
+    (root / "posts" / "b.md").write_text(
+        "---\ndate: 2026-12-05 09:00\nmedia:\n  - {path: b.png, alt: A}\n---\nHi\n",
+        encoding="utf-8")
+    post.chmod(0)
+    image.chmod(0)
+    try:
+        result = run_cli("check", "--now", "2026-12-03T12:00:00Z", cwd=root)
+    finally:
+        post.chmod(0o644)
+        image.chmod(0o644)
+    assert result.code == 1
+    assert any(line.startswith("posts/a.md: error: cannot be read (Permission denied)")
+               for line in result.lines)
+    assert any(line.startswith("posts/b.md:4: error: b.png: cannot be read (Permission denied)")
+               for line in result.lines)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from publisher import checkcache
 from publisher.checkcache import CheckCache, cache_file
 from publisher.config import load_settings
 from publisher.pipeline import load
@@ -32,6 +33,14 @@ POSTS = {
     "draft.md": "---\ndate: 2026-12-09 09:00\ndraft: true\n---\nNot yet.\n",
     "broken.md": "---\ndate: 2026-02-30\n---\nNo such day.\n",
 }
+
+
+@pytest.fixture(autouse=True)
+def settled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Images made by a test are seconds old at most; the cache does not keep entries whose
+    media changed within RACY_NS of being stored (`test_racy_...` checks that with the real
+    value). Here they count as settled."""
+    monkeypatch.setattr(checkcache, "RACY_NS", 0)
 
 
 @pytest.fixture
@@ -57,6 +66,7 @@ def counts(root: Path) -> tuple[int, int]:
     settings = load_settings(root)
     cache = CheckCache.open(settings, os.environ)
     load(settings, datetime(2026, 12, 3, 12, tzinfo=UTC), compose_all=True, check_cache=cache)
+    cache.save()
     return cache.hits, cache.misses
 
 
@@ -190,3 +200,127 @@ def test_an_unwritable_cache_folder_is_not_an_error(run_cli: RunCli, repo: Path,
     result = run_cli("check", "--now", NOW, cwd=repo, env={"XDG_CACHE_HOME": str(blocked)})
     assert result.code == 1
     assert result.lines[-1] == "checked 6 post(s): 4 error(s), 0 warning(s)"
+
+
+def same_as_fresh(run_cli: RunCli, root: Path) -> tuple[int, list[str]]:
+    cached = check(run_cli, root)
+    assert cached == check(run_cli, root, "--no-cache")
+    return cached
+
+
+def test_an_image_link_that_leads_elsewhere_is_seen(run_cli: RunCli, repo: Path,
+                                                    tmp_path: Path) -> None:
+    """Where a path resolves decides the verdict as much as the file does (found by a
+    tester: a folder moved out of the repository and linked back kept its cached 'fine')."""
+    images_dir = repo / "posts" / "images"
+    check(run_cli, repo)
+    # The folder moves out of the repository and a link takes its place: same files.
+    outside = tmp_path / "outside"
+    shutil.move(images_dir, outside)
+    images_dir.symlink_to(outside)
+    code, lines = same_as_fresh(run_cli, repo)
+    assert code == 1 and any("good.md" in line and "resolves outside the repository" in line
+                             for line in lines)
+    # Back inside under another name, linked from the old one: the path shown changes.
+    images_dir.unlink()
+    shutil.move(outside, repo / "posts" / "pics")
+    images_dir.symlink_to("pics")
+    code, lines = same_as_fresh(run_cli, repo)
+    assert any("posts/pics/dog.png: no alt text" in line for line in lines)
+
+
+def test_dangling_and_looping_image_links_are_seen(run_cli: RunCli, repo: Path) -> None:
+    cat = repo / "posts" / "images" / "cat.png"
+    cat.unlink()
+    cat.symlink_to("missing1.png")
+    code, lines = same_as_fresh(run_cli, repo)
+    assert any("looked for posts/images/missing1.png" in line for line in lines)
+    cat.unlink()
+    cat.symlink_to("missing2.png")
+    code, lines = same_as_fresh(run_cli, repo)
+    assert any("looked for posts/images/missing2.png" in line for line in lines)
+    cat.unlink()
+    cat.symlink_to("cat.png")  # a loop: reported, not a crash
+    code, lines = same_as_fresh(run_cli, repo)
+    assert code == 1 and any("good.md" in line and "cannot be resolved (a symlink loop?)" in line
+               for line in lines)
+
+
+def test_media_changed_while_the_check_ran_is_not_kept(repo: Path) -> None:
+    """An entry is stored only if its media are as they were when the check looked at them
+    (found by a tester: an image created mid-run kept 'file not found' cached)."""
+    (repo / "posts" / "images" / "cat.png").unlink()
+    settings = load_settings(repo)
+    cache = CheckCache.open(settings, os.environ)
+    load(settings, datetime(2026, 12, 3, 12, tzinfo=UTC), compose_all=True, check_cache=cache)
+    images.write(repo / "posts" / "images" / "cat.png", images.png(40, 30))  # mid-run
+    cache.save()
+    assert sorted(Path(name).name for name in cache.entries) == [
+        "broken.md", "draft.md", "long.md", "no_alt.md", "thread.md"]
+
+
+def test_racy_media_are_not_kept_until_they_settle(repo: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Media changed within two seconds of the store could change again within one time
+    stamp tick unseen (git's "racy" files): such entries wait for a later check."""
+    monkeypatch.setattr(checkcache, "RACY_NS", 2_000_000_000)
+    assert counts(repo)[1] == 6  # images written just now: their posts are not kept
+    assert counts(repo) == (4, 2)
+    old = 1_600_000_000
+    for image in (repo / "posts" / "images").iterdir():
+        os.utime(image, (old, old))  # mtime settles; ctime is now: still racy
+    assert counts(repo) == (4, 2)
+
+
+def test_a_cache_reached_through_a_link_or_a_shared_folder_is_not_read(
+        run_cli: RunCli, repo: Path, tmp_path: Path) -> None:
+    """Found by a tester: a link planted in a folder others can write led to a pickle the
+    victim owned (a cloned file) and ran its code."""
+    check(run_cli, repo)
+    file = cache_file(load_settings(repo), os.environ)
+    elsewhere = tmp_path / "elsewhere.pickle"
+    shutil.copyfile(file, elsewhere)
+    file.unlink()
+    file.symlink_to(elsewhere)
+    assert counts(repo) == (0, 6)
+    file.unlink()
+    shutil.copyfile(elsewhere, file)
+    file.chmod(0o600)
+    assert counts(repo) == (6, 0)
+    file.parent.chmod(0o777)
+    assert counts(repo) == (0, 6)
+    file.parent.chmod(0o700)
+    assert counts(repo) == (6, 0)
+
+
+def test_a_fifo_in_place_of_the_cache_does_not_block(repo: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    xdg = tmp_path / "xdg"
+    settings = load_settings(repo)
+    fifo = cache_file(settings, {"XDG_CACHE_HOME": str(xdg)})
+    fifo.parent.mkdir(parents=True, mode=0o700)
+    os.mkfifo(fifo, 0o600)
+    done = subprocess.run(
+        [sys.executable, "-m", "publisher", "-C", str(repo), "check", "--now", NOW],
+        env={**os.environ, "XDG_CACHE_HOME": str(xdg)}, capture_output=True, text=True,
+        timeout=60)
+    assert done.stdout.rstrip().endswith("checked 6 post(s): 4 error(s), 0 warning(s)")
+
+
+def test_entries_of_another_shape_are_ignored(run_cli: RunCli, repo: Path) -> None:
+    check(run_cli, repo)
+    settings = load_settings(repo)
+    file = cache_file(settings, os.environ)
+    key = checkcache.settings_key(settings)
+    file.write_bytes(pickle.dumps((checkcache.FORMAT, key, {"posts/good.md": "not an entry"})))
+    assert counts(repo) == (0, 6)
+
+
+def test_a_relative_xdg_cache_home_is_ignored(run_cli: RunCli, repo: Path) -> None:
+    result = run_cli("check", "--now", NOW, cwd=repo, env={"XDG_CACHE_HOME": "relative"})
+    assert result.code == 1
+    assert not any(repo.rglob("*.pickle"))
+    assert cache_file(load_settings(repo), {"XDG_CACHE_HOME": "relative", "HOME": "/h"}) \
+        .parent == Path("/h/.cache/publisher")
