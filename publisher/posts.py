@@ -9,6 +9,7 @@ import difflib
 import functools
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -365,6 +366,12 @@ def forget_resolved_folders() -> None:
     """Folders may have become links since an earlier run in this process (tests, callers
     running several commands): resolve them afresh."""
     _real_folder.cache_clear()
+    _real_dir.cache_clear()
+
+
+@functools.lru_cache(maxsize=4096)
+def _real_dir(folder: str) -> str:
+    return os.path.realpath(folder)
 
 
 def real_path(path: Path) -> Path:
@@ -384,11 +391,17 @@ def file_signature(path: str) -> FileSignature:
     """Where `path` resolves to and what is there now (device, inode, type, size, times), or
     why nothing is (the errno: missing, a loop, no permission). Two equal signatures mean the
     same file, unchanged, reached the same way (`publisher.checkcache`)."""
-    real = os.path.realpath(path)
     try:
-        st = os.stat(path)
+        st = os.lstat(path)
+        if stat.S_ISLNK(st.st_mode):
+            real = os.path.realpath(path)
+            st = os.stat(path)
+        else:  # not a link: its folder resolved (once per folder) plus its name
+            head, name = os.path.split(path)
+            real = os.path.join(_real_dir(head), name) if name not in (".", "..") \
+                else os.path.realpath(path)
     except OSError as exc:
-        return (real, exc.errno)
+        return (os.path.realpath(path), exc.errno)
     return (real, st.st_dev, st.st_ino, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
