@@ -8,9 +8,9 @@ only while everything it was built from is unchanged:
 - the file's bytes (SHA-256 of the very bytes that were parsed) and where the file resolves;
 - every media file the messages looked at, found or not: where its path resolves and what is
   there (device, inode, type, size, times) or why nothing is (missing, a loop, no access),
-  as seen before it was read. An entry whose media changed while the check ran, or changed
-  within two seconds of it being stored (a change inside one time stamp tick could hide,
-  git's "racy" case), is not stored;
+  as seen before it was read. An entry whose media changed while the check ran, or less
+  than two seconds before it started (a change inside one time stamp tick could hide, git's
+  "racy" case), is not stored;
 - the settings, the publisher's own source (by content), the installed distributions and
   the files of the libraries that read and measure posts, Python and its Unicode tables, and
   the time-zone data in use.
@@ -18,8 +18,10 @@ only while everything it was built from is unchanged:
 Anything else that differs means the post is read and composed again. Only `check` uses the
 cache. The file lives in the user's cache folder (`$XDG_CACHE_HOME/publisher`, else
 `~/.cache/publisher`), one per repository. It is a pickle, so it is read only from a folder
-and a file that are the user's own, not links, and that nobody else can write; a damaged
-or foreign file is ignored and replaced. `publisher check --no-cache` skips it.
+and a file that are the user's alone (0700 and 0600, as made here; git never checks out
+such modes), opened without following links; a damaged or foreign file is ignored and
+replaced. An installation that cannot be fingerprinted has no cache. `publisher check
+--no-cache` skips it.
 """
 
 from __future__ import annotations
@@ -33,13 +35,13 @@ import stat
 import sys
 import tempfile
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from publisher.config import Settings
-from publisher.posts import FileSignature, Post, file_signature, real_path
+from publisher.posts import FileSignature, Post, file_signature, forget_resolved_folders, real_path
 
 if TYPE_CHECKING:
     from publisher.compose import Composed
@@ -71,13 +73,24 @@ def cache_file(settings: Settings, environ: Mapping[str, str]) -> Path:
     return Path(base) / "publisher" / f"check-{name.hexdigest()[:20]}.pickle"
 
 
-def settings_key(settings: Settings) -> str:
-    """Everything outside the post files that decides what `check` finds."""
+def settings_key(settings: Settings) -> str | None:
+    """Everything outside the post files that decides what `check` finds; None when the
+    installation cannot be told apart from another (imported from a zip, an unreadable
+    file): then there is no cache."""
+    try:
+        return _settings_key(settings)
+    except (OSError, ValueError):
+        return None
+
+
+def _settings_key(settings: Settings) -> str:
     import publisher
 
     parts: list[object] = [FORMAT, sys.version, unicodedata.unidata_version, repr(settings)]
     source = hashlib.sha256()
     package = Path(publisher.__file__).parent
+    if not package.is_dir():
+        raise ValueError("publisher is not installed as files")
     for folder, dirs, names in os.walk(package):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
         for name in sorted(names):
@@ -113,6 +126,8 @@ def _module_signature(name: str, sites: set[str]) -> object:
         sites.add(os.path.dirname(spec.origin))
         return (name, spec.origin, st.st_size, st.st_mtime_ns)
     folder = os.path.dirname(spec.origin)
+    if not os.path.isdir(folder):
+        raise ValueError(f"{name} is not installed as files")
     sites.add(os.path.dirname(folder))
     found: list[object] = [name, folder]
     for here, dirs, names in os.walk(folder):
@@ -138,22 +153,28 @@ def _zone_signature(zone: str, sites: set[str]) -> object:
 class CheckCache:
     """The entries of one repository under one settings key."""
 
-    def __init__(self, file: Path, key: str, entries: dict[str, Entry] | None = None) -> None:
+    def __init__(self, file: Path, key: str | None, entries: dict[str, Entry] | None = None,
+                 started_ns: int = 0) -> None:
         self.file = file
-        self.key = key
+        self.key = key  # None: no cache (nothing found, nothing kept)
+        self.started_ns = started_ns
         self.entries: dict[str, Entry] = entries or {}
         self.hits = 0
         self.misses = 0
-        #: Files read this run because no entry held: file -> digest of the bytes parsed.
-        self.pending: dict[Path, str] = {}
+        #: Files read this run because no entry held: file -> (digest of the bytes parsed,
+        #: where the file resolved when read); None for a file given twice (not kept).
+        self.pending: dict[Path, tuple[str, str] | None] = {}
         self._fresh: set[str] = set()  # stored this run: checked again before saving
         self._dirty = False
 
     @classmethod
-    def open(cls, settings: Settings, environ: Mapping[str, str]) -> CheckCache:
+    def open(cls, settings: Settings, environ: Mapping[str, str],
+             started_ns: int) -> CheckCache:
+        """The cache of `settings.root`. `started_ns`: when the check started, on the clock
+        file systems stamp files with (`time.time_ns()`), for the racy rule."""
         file = cache_file(settings, environ)
         key = settings_key(settings)
-        return cls(file, key, _read(file, key))
+        return cls(file, key, _read(file, key) if key else {}, started_ns)
 
     def lookup(self, file: Path, digest: str) -> Entry | None:
         """The entry for `file` (SHA-256 `digest` of its bytes) if the file and every media
@@ -171,11 +192,13 @@ class CheckCache:
         self.hits += 1
         return entry
 
-    def store(self, file: Path, digest: str, post: Post,
+    def store(self, file: Path, digest: str, real: str, post: Post,
               composed: Mapping[str, Composed]) -> None:
+        """Keep what `file` gave: `digest` and `real` as they were when it was read."""
+        if self.key is None:
+            return
         media = tuple(dict.fromkeys(pair for c in composed.values() for pair in c.media_files))
-        self.entries[str(file)] = Entry(digest, str(real_path(file)), post, dict(composed),
-                                        media)
+        self.entries[str(file)] = Entry(digest, real, post, dict(composed), media)
         self._fresh.add(str(file))
         self._dirty = True
 
@@ -189,18 +212,17 @@ class CheckCache:
     def save(self) -> None:
         """Write the cache if it changed (atomically, owner-only). A cache that cannot be
         written is not an error: the next check reads the posts again."""
-        if not self._dirty:
+        if not self._dirty or self.key is None:
             return
         folder = self.file.parent
         try:
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             if not _own_folder(folder):
                 return
+            self._drop_unsettled()
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=".check-", suffix=".tmp")
             try:
                 with os.fdopen(fd, "wb") as out:
-                    # The file system's own clock, as git compares with its index file's time.
-                    self._drop_unsettled(os.fstat(out.fileno()).st_mtime_ns)
                     _Pickler(out, protocol=pickle.HIGHEST_PROTOCOL).dump(
                         (FORMAT, self.key, self.entries))
                 os.replace(tmp, self.file)
@@ -211,16 +233,19 @@ class CheckCache:
             return
         self._dirty = False
 
-    def _drop_unsettled(self, now_ns: int) -> None:
-        """Entries stored this run whose media changed since they were looked at, or so
-        recently that a change within the same time stamp tick could hide: not kept."""
+    def _drop_unsettled(self) -> None:
+        """Entries stored this run whose media changed since they were looked at, or less
+        than RACY_NS before the check started (a change within the same time stamp tick, up
+        to a second on some file systems, could hide): not kept; a later check looks again."""
+        forget_resolved_folders()  # see the folders as they are now, not as at the start
+        horizon = self.started_ns - RACY_NS
         for name in self._fresh:
             entry = self.entries.get(name)
             if entry is None:
                 continue
             for path, was in entry.media:
                 times = was[-2:] if len(was) > 2 else ()
-                if file_signature(path) != was or any(t >= now_ns - RACY_NS for t in times):
+                if any(t >= horizon for t in times) or file_signature(path) != was:
                     del self.entries[name]
                     break
         self._fresh.clear()
@@ -252,32 +277,41 @@ _PATH = type(Path())
 
 
 def _own_folder(folder: Path) -> bool:
-    """The user's own folder, not a link, that nobody else can write."""
+    """The user's own folder, not a link, that only they can use (0700, as we make it)."""
     try:
         st = os.lstat(folder)
     except OSError:
         return False
-    return (stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid()
-            and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH))
+    return _owner_only(st, stat.S_ISDIR)
+
+
+def _owner_only(st: os.stat_result, kind: Callable[[int], bool]) -> bool:
+    # Exactly the user's and nobody else's: git checks files out 0644 and folders 0755, so
+    # a cache committed to a repository (or restored into one) is never taken for ours.
+    return kind(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077
 
 
 def _read(file: Path, key: str) -> dict[str, Entry]:
-    if not _own_folder(file.parent):
-        return {}
     try:
-        # Not through a link, and never waiting on a FIFO someone put there.
-        fd = os.open(file, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        # The folder, then the file inside that very folder: neither through a link, and
+        # never waiting on a FIFO someone put there.
+        folder = os.open(file.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     except OSError:
         return {}
     try:
+        if not _owner_only(os.fstat(folder), stat.S_ISDIR):
+            return {}
+        fd = os.open(file.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder)
+    except OSError:
+        return {}
+    finally:
+        os.close(folder)
+    try:
         with os.fdopen(fd, "rb") as fh:
-            st = os.fstat(fh.fileno())
-            # A pickle runs code when read: only the user's own file, unwritable by others.
-            if (not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid()
-                    or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)):
+            # A pickle runs code when read: only the user's own file, 0600 as we write it.
+            if not _owner_only(os.fstat(fh.fileno()), stat.S_ISREG):
                 return {}
             data = fh.read()
-        # Only a file the user owns, in their own folder, is unpickled (checked above).
         # Without the cyclic collector walking the objects while they are made (as in
         # pipeline.load): at 10,000 posts it would pass over them again and again.
         enabled = gc.isenabled()
@@ -290,7 +324,12 @@ def _read(file: Path, key: str) -> dict[str, Entry]:
     except Exception:  # missing, damaged or from another version: start over
         return {}
     if fmt != FORMAT or stored_key != key or not isinstance(entries, dict) or not all(
-            isinstance(name, str) and isinstance(entry, Entry)
-            for name, entry in entries.items()):
+            isinstance(name, str) and _well_formed(entry) for name, entry in entries.items()):
         return {}
     return entries
+
+
+def _well_formed(entry: object) -> bool:
+    return (isinstance(entry, Entry) and isinstance(entry.sha256, str)
+            and isinstance(entry.real, str) and isinstance(entry.post, Post)
+            and isinstance(entry.composed, dict) and isinstance(entry.media, tuple))

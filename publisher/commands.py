@@ -69,9 +69,12 @@ def run_check(args: argparse.Namespace, settings: Settings, env: Mapping[str, st
             raise ConfigError(f"{missing[0]}: no such file")
     check_cache = None
     if not args.no_cache:
+        import time
+
         from publisher.checkcache import CheckCache
 
-        check_cache = CheckCache.open(settings, env)
+        # The clock file systems stamp files with, for the cache's racy rule; not `now`.
+        check_cache = CheckCache.open(settings, env, time.time_ns())
     _, posts, items = load(settings, now, compose_all=True, paths=paths, check_cache=check_cache)
     if check_cache is not None:
         if paths is None:

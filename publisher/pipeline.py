@@ -38,6 +38,7 @@ from publisher.posts import (
     iter_post_files,
     load_post,
     load_posts,
+    real_path,
     scan_post,
 )
 from publisher.schedule import Item, plan
@@ -174,11 +175,14 @@ def _cached_posts(settings: Settings, paths: list[Path] | None, check_cache: Che
         entry = None
         if data is not None:
             digest = content_digest(data)
+            real = str(real_path(file))  # where the file was read from, as it was read
             entry = check_cache.lookup(file, digest)
         if entry is None:
             posts.append(load_post(settings, file, data))
             if data is not None:
-                check_cache.pending[file] = digest
+                # A file given twice may have changed in between: keep neither reading.
+                check_cache.pending[file] = None if file in check_cache.pending \
+                    else (digest, real)
             continue
         posts.append(entry.post)
         for account, message in entry.composed.items():
@@ -189,9 +193,9 @@ def _cached_posts(settings: Settings, paths: list[Path] | None, check_cache: Che
 def _store_posts(posts: list[Post], check_cache: CheckCache,
                  composed: dict[tuple[str, str], Composed]) -> None:
     for post in posts:
-        digest = check_cache.pending.pop(post.file, None)
-        if digest is not None:
-            check_cache.store(post.file, digest, post, {
+        read = check_cache.pending.pop(post.file, None)
+        if read is not None:
+            check_cache.store(post.file, *read, post, {
                 account: composed[post.path, account] for account in post.targets
                 if (post.path, account) in composed})
 

@@ -358,20 +358,20 @@ def relpath(settings: Settings, file: Path) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
+def _real_dir(folder: str) -> str:
+    """A folder resolved once per run: posts (`real_path`) and media (`file_signature`)
+    share it, so within a run both see a folder the same way."""
+    return os.path.realpath(folder)
+
+
 def _real_folder(folder: Path) -> Path:
-    return folder.resolve()
+    return Path(_real_dir(str(folder)))
 
 
 def forget_resolved_folders() -> None:
     """Folders may have become links since an earlier run in this process (tests, callers
-    running several commands): resolve them afresh."""
-    _real_folder.cache_clear()
+    running several commands), or during this one: resolve them afresh."""
     _real_dir.cache_clear()
-
-
-@functools.lru_cache(maxsize=4096)
-def _real_dir(folder: str) -> str:
-    return os.path.realpath(folder)
 
 
 def real_path(path: Path) -> Path:
@@ -388,9 +388,10 @@ FileSignature = tuple[Any, ...]
 
 
 def file_signature(path: str) -> FileSignature:
-    """Where `path` resolves to and what is there now (device, inode, type, size, times), or
-    why nothing is (the errno: missing, a loop, no permission). Two equal signatures mean the
-    same file, unchanged, reached the same way (`publisher.checkcache`)."""
+    """Where `path` resolves to and what is there now (whether this process may read it,
+    device, inode, type, size, times), or why nothing is (the errno: missing, a loop, no
+    permission). Two equal signatures mean the same file, unchanged, reached the same way
+    (`publisher.checkcache`)."""
     try:
         st = os.lstat(path)
         if stat.S_ISLNK(st.st_mode):
@@ -402,7 +403,8 @@ def file_signature(path: str) -> FileSignature:
                 else os.path.realpath(path)
     except OSError as exc:
         return (os.path.realpath(path), exc.errno)
-    return (real, st.st_dev, st.st_ino, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    return (real, os.access(path, os.R_OK), st.st_dev, st.st_ino, st.st_mode, st.st_size,
+            st.st_mtime_ns, st.st_ctime_ns)
 
 
 def load_post(settings: Settings, file: Path, data: bytes | None = None) -> Post:

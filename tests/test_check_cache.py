@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -64,7 +65,7 @@ def check(run_cli: RunCli, root: Path, *args: str) -> tuple[int, list[str]]:
 def counts(root: Path) -> tuple[int, int]:
     """(hits, misses) of a check of `root` made now, in this process, with the real cache."""
     settings = load_settings(root)
-    cache = CheckCache.open(settings, os.environ)
+    cache = CheckCache.open(settings, os.environ, time.time_ns())
     load(settings, datetime(2026, 12, 3, 12, tzinfo=UTC), compose_all=True, check_cache=cache)
     cache.save()
     return cache.hits, cache.misses
@@ -159,7 +160,7 @@ def test_deleted_and_renamed_posts_leave_the_cache(run_cli: RunCli, repo: Path) 
     shutil.move(repo / "posts" / "draft.md", repo / "posts" / "draft2.md")
     code, lines = check(run_cli, repo)
     assert (code, lines[-1]) == (1, "checked 5 post(s): 3 error(s), 0 warning(s)")
-    entries = CheckCache.open(load_settings(repo), os.environ).entries
+    entries = CheckCache.open(load_settings(repo), os.environ, time.time_ns()).entries
     assert sorted(Path(name).name for name in entries) == [
         "draft2.md", "good.md", "long.md", "no_alt.md", "thread.md"]
 
@@ -251,7 +252,7 @@ def test_media_changed_while_the_check_ran_is_not_kept(repo: Path) -> None:
     (found by a tester: an image created mid-run kept 'file not found' cached)."""
     (repo / "posts" / "images" / "cat.png").unlink()
     settings = load_settings(repo)
-    cache = CheckCache.open(settings, os.environ)
+    cache = CheckCache.open(settings, os.environ, time.time_ns())
     load(settings, datetime(2026, 12, 3, 12, tzinfo=UTC), compose_all=True, check_cache=cache)
     images.write(repo / "posts" / "images" / "cat.png", images.png(40, 30))  # mid-run
     cache.save()
@@ -324,3 +325,57 @@ def test_a_relative_xdg_cache_home_is_ignored(run_cli: RunCli, repo: Path) -> No
     assert not any(repo.rglob("*.pickle"))
     assert cache_file(load_settings(repo), {"XDG_CACHE_HOME": "relative", "HOME": "/h"}) \
         .parent == Path("/h/.cache/publisher")
+
+
+def test_a_cache_with_the_modes_git_gives_is_not_read(run_cli: RunCli, repo: Path) -> None:
+    """Found by a tester: a cache committed to a repository (or restored into one) and used
+    through an XDG_CACHE_HOME inside the checkout. Git makes files 0644 and folders 0755;
+    ours are 0600 and 0700, and nothing else is read."""
+    check(run_cli, repo)
+    file = cache_file(load_settings(repo), os.environ)
+    file.chmod(0o644)
+    assert counts(repo) == (0, 6)
+    file.chmod(0o600)
+    file.parent.chmod(0o755)
+    assert counts(repo) == (0, 6)
+    file.parent.chmod(0o700)
+    assert counts(repo) == (6, 0)
+
+
+def test_a_folder_swapped_during_the_check_is_not_kept(repo: Path, tmp_path: Path) -> None:
+    """Found by a tester: the folder of an image replaced by a link while a check ran."""
+    images_dir = repo / "posts" / "images"
+    settings = load_settings(repo)
+    cache = CheckCache.open(settings, os.environ, time.time_ns())
+    load(settings, datetime(2026, 12, 3, 12, tzinfo=UTC), compose_all=True, check_cache=cache)
+    shutil.move(images_dir, tmp_path / "elsewhere")  # mid-run: same files, now outside
+    images_dir.symlink_to(tmp_path / "elsewhere")
+    cache.save()
+    assert "good.md" not in {Path(name).name for name in cache.entries}
+    assert "thread.md" in {Path(name).name for name in cache.entries}
+
+
+def test_a_file_given_twice_is_not_kept(run_cli: RunCli, repo: Path) -> None:
+    """Found by a tester: the same post named twice (a link and a glob) and edited between
+    the two readings kept the first reading under the second one's digest."""
+    post = repo / "posts" / "thread.md"
+    code, lines = check(run_cli, repo, str(post), str(post))
+    assert code == 0 and lines[-1].startswith("checked 2 post(s): 0 error(s)")
+    assert counts(repo) == (0, 6)  # nothing was kept from the doubled check
+
+
+def test_an_installation_that_cannot_be_told_apart_has_no_cache(run_cli: RunCli,
+                                                                 repo: Path) -> None:
+    """Found by a tester: an editor's lock link (`.#compose.py`) in the package crashed the
+    check; the cache is simply not used then."""
+    import publisher
+
+    lock = Path(publisher.__file__).parent / ".#test-lock.py"
+    lock.symlink_to("nobody@host.1234:1")
+    try:
+        assert checkcache.settings_key(load_settings(repo)) is None
+        code, lines = check(run_cli, repo)
+    finally:
+        lock.unlink()
+    assert (code, lines[-1]) == (1, "checked 6 post(s): 4 error(s), 0 warning(s)")
+    assert not cache_file(load_settings(repo), os.environ).exists()
