@@ -379,9 +379,13 @@ def _attach(ref: MediaRef, post: Post, settings: Settings, bad: Any,
     consulted.append((str(written), file_signature(str(written))))  # before it is read
     try:
         file = real_path(written)
-    except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python 3.11, 3.12)
+    except RuntimeError:  # a symlink loop (Python 3.11, 3.12)
         bad(f"{ref.path}: cannot be resolved (a symlink loop?); point it at an image inside "
             "the repository", ref.line)
+        return None
+    except OSError as exc:  # e.g. a folder on the way that may not be entered
+        bad(f"{ref.path}: cannot be resolved ({exc.strerror or exc}); check the folders' "
+            "permissions", ref.line)
         return None
     root = real_path(settings.root)
     if not file.is_relative_to(root):
