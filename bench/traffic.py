@@ -61,8 +61,8 @@ def count_requests(base: Path) -> dict[str, tuple[int, int, str]]:
     """{what: (counted, expected, "==" or "<=")} for one publish of POSTS posts."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from tests.fakes.fixtures import MASTODON_TOKEN, X_KEYS, serving
     from tests.fakes.mastodon_server import MastodonServer
+    from tests.fakes.running import MASTODON_TOKEN, X_KEYS, serving
     from tests.fakes.x_server import XServer
 
     root, images = write_site(base)

@@ -9,43 +9,14 @@ build one yourself and run it with `with serving(MastodonServer(...)) as server:
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TypedDict, TypeVar
 
 import pytest
 
-from tests.fakes.http import FakeServer
 from tests.fakes.mastodon_server import MastodonServer
+from tests.fakes.running import MASTODON_TOKEN, X_KEYS, XKeys, serving
 from tests.fakes.x_server import XServer
 
-
-class XKeys(TypedDict):
-    consumer_key: str
-    consumer_secret: str
-    access_token: str
-    access_token_secret: str
-
-
-MASTODON_TOKEN = "test-mastodon-token"
-X_KEYS: XKeys = {
-    "consumer_key": "test-x-consumer-key",
-    "consumer_secret": "test-x-consumer-secret",
-    "access_token": "1600000000000000001-test-x-access-token",
-    "access_token_secret": "test-x-access-token-secret",
-}
-
-S = TypeVar("S", bound=FakeServer)
-
-
-@contextmanager
-def serving(server: S) -> Iterator[S]:
-    """Run `server` for the block; fail if one of its handlers raised (a bug in the fake)."""
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-    assert not server.errors, f"fake server raised: {server.errors!r}"
+__all__ = ["MASTODON_TOKEN", "X_KEYS", "XKeys", "mastodon_server", "serving", "x_server"]
 
 
 @pytest.fixture(name="mastodon_server")  # explicit name: the fixture survives `import as`
