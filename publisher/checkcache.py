@@ -18,10 +18,10 @@ only while everything it was built from is unchanged:
 Anything else that differs means the post is read and composed again. Only `check` uses the
 cache. The file lives in the user's cache folder (`$XDG_CACHE_HOME/publisher`, else
 `~/.cache/publisher`), one per repository. It is a pickle, so it is read only from a folder
-and a file that are the user's alone (0700 and 0600, as made here; git never checks out
-such modes), opened without following links; a damaged or foreign file is ignored and
-replaced. An installation that cannot be fingerprinted has no cache. `publisher check
---no-cache` skips it.
+and a file that are the user's alone, no access for group or others (made 0700 and 0600
+here; git checks files out 0644 and folders 0755), opened without following links; a
+damaged or foreign file is ignored and replaced. An installation that cannot be
+fingerprinted has no cache. `publisher check --no-cache` skips it.
 """
 
 from __future__ import annotations
@@ -277,7 +277,7 @@ _PATH = type(Path())
 
 
 def _own_folder(folder: Path) -> bool:
-    """The user's own folder, not a link, that only they can use (0700, as we make it)."""
+    """The user's own folder, not a link, that only they can use (we make it 0700)."""
     try:
         st = os.lstat(folder)
     except OSError:

@@ -330,7 +330,7 @@ def test_a_relative_xdg_cache_home_is_ignored(run_cli: RunCli, repo: Path) -> No
 def test_a_cache_with_the_modes_git_gives_is_not_read(run_cli: RunCli, repo: Path) -> None:
     """Found by a tester: a cache committed to a repository (or restored into one) and used
     through an XDG_CACHE_HOME inside the checkout. Git makes files 0644 and folders 0755;
-    ours are 0600 and 0700, and nothing else is read."""
+    ours are 0600 and 0700, and nothing group or others may touch is read."""
     check(run_cli, repo)
     file = cache_file(load_settings(repo), os.environ)
     file.chmod(0o644)
