@@ -176,13 +176,12 @@ class CheckCache:
         key = settings_key(settings)
         return cls(file, key, _read(file, key) if key else {}, started_ns)
 
-    def lookup(self, file: Path, digest: str) -> Entry | None:
-        """The entry for `file` (SHA-256 `digest` of its bytes) if the file and every media
-        file it used are unchanged."""
+    def lookup(self, file: Path, digest: str, real: str) -> Entry | None:
+        """The entry for `file` (SHA-256 `digest` of its bytes, resolving to `real`) if the
+        file and every media file it used are unchanged."""
         entry = self.entries.get(str(file))
         try:
-            usable = (entry is not None and entry.sha256 == digest
-                      and entry.real == str(real_path(file))
+            usable = (entry is not None and entry.sha256 == digest and entry.real == real
                       and all(file_signature(path) == was for path, was in entry.media))
         except (TypeError, ValueError, AttributeError, OSError, RuntimeError):
             usable = False  # an entry of an unexpected shape, or a file that cannot resolve

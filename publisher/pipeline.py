@@ -176,7 +176,7 @@ def _cached_posts(settings: Settings, paths: list[Path] | None, check_cache: Che
         if data is not None:
             digest = content_digest(data)
             real = str(real_path(file))  # where the file was read from, as it was read
-            entry = check_cache.lookup(file, digest)
+            entry = check_cache.lookup(file, digest, real)
         if entry is None:
             posts.append(load_post(settings, file, data))
             if data is not None:
